@@ -1,0 +1,128 @@
+"""Ruche settings: every value comes from the environment, with defaults that make `make run`
+work on a fresh machine (SQLite under ./var/, console email, database task queue)."""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("RUCHE_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    return os.environ.get(name, str(default)).lower() in {"1", "true", "yes", "on"}
+
+
+DEBUG = env_bool("RUCHE_DEBUG", False)
+SECRET_KEY = os.environ.get("RUCHE_SECRET_KEY", "insecure-dev-key-change-me-in-production")
+ALLOWED_HOSTS = os.environ.get("RUCHE_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+CSRF_TRUSTED_ORIGINS = [
+    origin for origin in os.environ.get("RUCHE_CSRF_TRUSTED_ORIGINS", "").split(",") if origin
+]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
+    "ruche.core",
+    "ruche.accounts",
+    "ruche.contacts",
+    "ruche.catalog",
+    "ruche.pipelines",
+    "ruche.api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'ruche.sqlite3'}"),
+        conn_max_age=int(os.environ.get("RUCHE_DB_CONN_MAX_AGE", "60")),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets readers and one writer work at once; IMMEDIATE avoids "database is locked"
+    # upgrades when two requests write concurrently.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "/admin/login/"
+
+LANGUAGE_CODE = os.environ.get("RUCHE_LANGUAGE", "fr")
+LANGUAGES = [("fr", "Français"), ("en", "English")]
+TIME_ZONE = os.environ.get("RUCHE_TIME_ZONE", "Europe/Paris")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+CACHES = {
+    "default": {
+        "BACKEND": os.environ.get(
+            "RUCHE_CACHE_BACKEND", "django.core.cache.backends.locmem.LocMemCache"
+        ),
+        "LOCATION": os.environ.get("RUCHE_CACHE_LOCATION", "ruche"),
+    }
+}
+
+EMAIL_BACKEND = os.environ.get(
+    "RUCHE_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+)
+
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get("RUCHE_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+    }
+}
+
+# API: requests per token per window, Pipedrive-style x-ratelimit-* headers.
+RUCHE_API_RATE_LIMIT = int(os.environ.get("RUCHE_API_RATE_LIMIT", "600"))
+RUCHE_API_RATE_WINDOW_SECONDS = int(os.environ.get("RUCHE_API_RATE_WINDOW_SECONDS", "2"))
+# Idempotency keys are remembered this long.
+RUCHE_IDEMPOTENCY_TTL_HOURS = int(os.environ.get("RUCHE_IDEMPOTENCY_TTL_HOURS", "24"))

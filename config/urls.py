@@ -1,0 +1,9 @@
+from django.contrib import admin
+from django.urls import path
+
+from ruche.api.v2 import api as api_v2
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v2/", api_v2.urls),
+]

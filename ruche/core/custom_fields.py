@@ -1,0 +1,106 @@
+"""Validation of custom field values against the admin's definitions.
+
+Stored forms: text -> str, double -> str of a Decimal, monetary -> {"amount_minor", "currency"},
+date -> "YYYY-MM-DD", enum -> option id, set -> [option ids], user -> user id.
+"""
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.contrib.auth import get_user_model
+
+from ruche.core.exceptions import ValidationError
+from ruche.core.models import CustomField
+from ruche.core.money import to_major, to_minor, validate_currency
+from ruche.core.validation import MAX_TEXT_LENGTH
+
+Type = CustomField.FieldType
+
+
+def definitions(entity: str) -> dict[str, CustomField]:
+    return {field.key: field for field in CustomField.objects.filter(entity=entity)}
+
+
+def _option_ids(field: CustomField) -> set[int]:
+    return {option["id"] for option in field.options}
+
+
+def _clean_value(field: CustomField, value: Any) -> Any:
+    name = f"custom_fields.{field.key}"
+    if field.field_type == Type.TEXT:
+        if not isinstance(value, str) or len(value) > MAX_TEXT_LENGTH:
+            raise ValidationError({name: f"A text of at most {MAX_TEXT_LENGTH} characters."})
+        return value
+    if field.field_type == Type.NUMBER:
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            raise ValidationError({name: "A number is expected."}) from None
+        if isinstance(value, bool) or not number.is_finite():
+            raise ValidationError({name: "A number is expected."})
+        return str(number)
+    if field.field_type == Type.MONEY:
+        if not isinstance(value, dict) or set(value) != {"value", "currency"}:
+            raise ValidationError({name: 'Expected {"value": number, "currency": "EUR"}.'})
+        currency = validate_currency(value["currency"], field=f"{name}.currency")
+        return {
+            "amount_minor": to_minor(value["value"], currency, field=f"{name}.value"),
+            "currency": currency,
+        }
+    if field.field_type == Type.DATE:
+        try:
+            return dt.date.fromisoformat(value).isoformat()
+        except (TypeError, ValueError):
+            raise ValidationError({name: "A date YYYY-MM-DD is expected."}) from None
+    if field.field_type == Type.SINGLE_CHOICE:
+        if value not in _option_ids(field) or isinstance(value, bool):
+            raise ValidationError({name: f"Unknown option {value!r}."})
+        return value
+    if field.field_type == Type.MULTIPLE_CHOICE:
+        if not isinstance(value, list) or not set(value) <= _option_ids(field):
+            raise ValidationError({name: "A list of known option ids is expected."})
+        return sorted(set(value))
+    if field.field_type == Type.USER:
+        if (
+            isinstance(value, bool)
+            or not get_user_model()
+            .objects.filter(pk=value if isinstance(value, int) else None, is_active=True)
+            .exists()
+        ):
+            raise ValidationError({name: f"Unknown user {value!r}."})
+        return value
+    raise AssertionError(field.field_type)
+
+
+def clean_custom_fields(entity: str, values: Any, current: dict | None = None) -> dict:
+    """Merge `values` (a partial update; None clears a field) into `current`, validated."""
+    if not isinstance(values, dict):
+        raise ValidationError({"custom_fields": "An object keyed by field key is expected."})
+    fields = definitions(entity)
+    merged = dict(current or {})
+    for key, value in values.items():
+        if key not in fields:
+            raise ValidationError({f"custom_fields.{key}": "Unknown custom field."})
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = _clean_value(fields[key], value)
+    missing = [key for key, field in fields.items() if field.is_required and key not in merged]
+    if missing:
+        raise ValidationError({f"custom_fields.{missing[0]}": "This field is required."})
+    return merged
+
+
+def present_custom_fields(entity_fields: dict[str, CustomField], stored: dict) -> dict:
+    """Stored values as the API shows them (money back in major units)."""
+    shown = {}
+    for key, value in stored.items():
+        field = entity_fields.get(key)
+        if field is not None and field.field_type == Type.MONEY:
+            value = {
+                "value": to_major(value["amount_minor"], value["currency"]),
+                "currency": value["currency"],
+            }
+        shown[key] = value
+    return shown

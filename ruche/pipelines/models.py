@@ -1,0 +1,202 @@
+from django.conf import settings
+from django.core.validators import MaxValueValidator
+from django.db import models
+from django.utils import timezone
+
+from ruche.contacts.models import Organization, Person
+from ruche.core.models import Lookup, OwnedModel, TimestampedModel
+
+
+class Pipeline(TimestampedModel):
+    name = models.CharField(max_length=255)
+    order_nr = models.PositiveIntegerField(default=0)
+    is_deal_probability_enabled = models.BooleanField(default=True)
+    is_deleted = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["order_nr", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Stage(TimestampedModel):
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.PROTECT, related_name="stages")
+    name = models.CharField(max_length=255)
+    order_nr = models.PositiveIntegerField(default=0)
+    definition = models.TextField(blank=True, help_text="What must be true for a deal here.")
+    deal_probability = models.PositiveSmallIntegerField(
+        default=100, validators=[MaxValueValidator(100)]
+    )
+    # None: deals never rot in this stage.
+    days_to_rotten = models.PositiveIntegerField(null=True, blank=True)
+    is_deleted = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["pipeline_id", "order_nr", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Deal(OwnedModel):
+    class Status(models.TextChoices):
+        OPEN = "open"
+        WON = "won"
+        LOST = "lost"
+
+    class RevenueType(models.TextChoices):
+        ONE_OFF = "one_off"
+        RECURRING = "recurring"
+        SERVICES = "services"
+
+    title = models.CharField(max_length=255)
+    org = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="deals"
+    )
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="deals"
+    )
+    creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.PROTECT, related_name="deals")
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="deals")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    value_minor = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3)
+    expected_close_date = models.DateField(null=True, blank=True)
+    # None: the stage's default probability applies.
+    probability = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(100)]
+    )
+    forecast_category = models.ForeignKey(
+        Lookup, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    next_step = models.CharField(max_length=500, blank=True)
+    source = models.ForeignKey(
+        Lookup, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    competitor = models.CharField(max_length=255, blank=True)
+    lost_reason = models.ForeignKey(
+        Lookup, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    description = models.TextField(blank=True)
+    win_loss_report = models.TextField(blank=True)
+    revenue_type = models.CharField(
+        max_length=12, choices=RevenueType.choices, default=RevenueType.ONE_OFF
+    )
+    recurring_monthly_minor = models.BigIntegerField(null=True, blank=True)
+    recurring_term_months = models.PositiveIntegerField(null=True, blank=True)
+    recurring_start_date = models.DateField(null=True, blank=True)
+    labels = models.ManyToManyField(Lookup, blank=True, related_name="labelled_deals")
+    stage_change_time = models.DateTimeField(default=timezone.now)
+    won_time = models.DateTimeField(null=True, blank=True)
+    lost_time = models.DateTimeField(null=True, blank=True)
+    close_time = models.DateTimeField(null=True, blank=True)
+    last_activity_date = models.DateField(null=True, blank=True)
+    next_activity = models.ForeignKey(
+        "Activity", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    next_activity_date = models.DateField(null=True, blank=True)
+    external_id = models.CharField(max_length=120, blank=True, db_index=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["pipeline", "stage", "status"], name="deal_board"),
+            models.Index(fields=["owner", "status"], name="deal_owner_status"),
+            models.Index(fields=["status", "won_time"], name="deal_won"),
+            models.Index(fields=["expected_close_date"], name="deal_close_date"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class DealLine(models.Model):
+    """A product or free-text line. Amounts are minor units of the deal's currency; `total_minor`
+    is quantity x unit price less the discount, excluding VAT, rounded half up once."""
+
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(
+        "catalog.Product", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    name = models.CharField(max_length=255)
+    quantity = models.DecimalField(max_digits=15, decimal_places=4)
+    unit_price_minor = models.BigIntegerField()
+    discount_percent = models.DecimalField(max_digits=5, decimal_places=2, default=0)
+    vat_rate = models.DecimalField(max_digits=5, decimal_places=2, default=0)
+    total_minor = models.BigIntegerField()
+    vat_minor = models.BigIntegerField()
+    order_nr = models.PositiveIntegerField(default=0)
+    comments = models.TextField(blank=True)
+    add_time = models.DateTimeField(default=timezone.now)
+    update_time = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["order_nr", "id"]
+
+
+class StageEntry(models.Model):
+    """Every entry of a deal into a stage, closed when it leaves: the basis of time in stage,
+    stage conversion and velocity."""
+
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="stage_entries")
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.PROTECT, related_name="+")
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="entries")
+    from_stage = models.ForeignKey(Stage, null=True, on_delete=models.PROTECT, related_name="+")
+    entered_at = models.DateTimeField(default=timezone.now)
+    left_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["entered_at", "id"]
+        indexes = [models.Index(fields=["stage", "entered_at"], name="stageentry_stage_time")]
+
+
+class Activity(TimestampedModel):
+    class Type(models.TextChoices):
+        CALL = "call"
+        MEETING = "meeting"
+        TASK = "task"
+        EMAIL = "email"
+        DEADLINE = "deadline"
+
+    subject = models.CharField(max_length=255)
+    type = models.CharField(max_length=16, choices=Type.choices, default=Type.TASK)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="activities"
+    )
+    deal = models.ForeignKey(
+        Deal, null=True, blank=True, on_delete=models.CASCADE, related_name="activities"
+    )
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="activities"
+    )
+    org = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="activities"
+    )
+    due_date = models.DateField(null=True, blank=True)
+    due_time = models.TimeField(null=True, blank=True)
+    duration_minutes = models.PositiveIntegerField(null=True, blank=True)
+    done = models.BooleanField(default=False)
+    marked_as_done_time = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True)
+    is_deleted = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["deal", "done", "due_date"], name="activity_deal_next")]
+
+
+class Note(TimestampedModel):
+    content = models.TextField()
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    is_deleted = models.BooleanField(default=False)
+    deal = models.ForeignKey(
+        Deal, null=True, blank=True, on_delete=models.CASCADE, related_name="notes"
+    )
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.CASCADE, related_name="notes"
+    )
+    org = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="notes"
+    )
