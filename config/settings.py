@@ -48,6 +48,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "ruche.api.idempotency.IdempotencyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -124,5 +125,7 @@ TASKS = {
 # API: requests per token per window, Pipedrive-style x-ratelimit-* headers.
 RUCHE_API_RATE_LIMIT = int(os.environ.get("RUCHE_API_RATE_LIMIT", "600"))
 RUCHE_API_RATE_WINDOW_SECONDS = int(os.environ.get("RUCHE_API_RATE_WINDOW_SECONDS", "2"))
+# Large enough that an oversized field is refused by name (422), not as an oversized body.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("RUCHE_MAX_BODY_BYTES", str(16 * 1024 * 1024)))
 # Idempotency keys are remembered this long.
 RUCHE_IDEMPOTENCY_TTL_HOURS = int(os.environ.get("RUCHE_IDEMPOTENCY_TTL_HOURS", "24"))

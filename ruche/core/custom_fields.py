@@ -5,15 +5,17 @@ date -> "YYYY-MM-DD", enum -> option id, set -> [option ids], user -> user id.
 """
 
 import datetime as dt
+import secrets
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
-from ruche.core.exceptions import ValidationError
+from ruche.core.exceptions import NotFound, PermissionDenied, ValidationError
 from ruche.core.models import CustomField
 from ruche.core.money import to_major, to_minor, validate_currency
-from ruche.core.validation import MAX_TEXT_LENGTH
+from ruche.core.validation import MAX_TEXT_LENGTH, clean_model_fields
 
 Type = CustomField.FieldType
 
@@ -58,7 +60,11 @@ def _clean_value(field: CustomField, value: Any) -> Any:
             raise ValidationError({name: f"Unknown option {value!r}."})
         return value
     if field.field_type == Type.MULTIPLE_CHOICE:
-        if not isinstance(value, list) or not set(value) <= _option_ids(field):
+        if (
+            not isinstance(value, list)
+            or not all(isinstance(item, int) and not isinstance(item, bool) for item in value)
+            or not set(value) <= _option_ids(field)
+        ):
             raise ValidationError({name: "A list of known option ids is expected."})
         return sorted(set(value))
     if field.field_type == Type.USER:
@@ -104,3 +110,71 @@ def present_custom_fields(entity_fields: dict[str, CustomField], stored: dict) -
             }
         shown[key] = value
     return shown
+
+
+def _clean_options(options: Any, start_id: int = 1) -> list[dict]:
+    if not isinstance(options, list) or not all(
+        isinstance(o, dict) and isinstance(o.get("label"), str) and 0 < len(o["label"]) <= 255
+        for o in options
+    ):
+        raise ValidationError({"options": 'A list of {"label": "..."} objects is expected.'})
+    return [
+        {"id": o.get("id") or start_id + index, "label": o["label"]}
+        for index, o in enumerate(options)
+    ]
+
+
+def _require_admin(user) -> None:
+    if user is not None and not user.is_admin:
+        raise PermissionDenied("Only an admin can define custom fields.")
+
+
+def custom_field_create(*, user, entity: str, data: dict) -> CustomField:
+    _require_admin(user)
+    field_type = data.get("field_type")
+    if field_type not in Type.values:
+        raise ValidationError({"field_type": f"One of {', '.join(Type.values)}."})
+    options = (
+        _clean_options(data.get("options") or [])
+        if field_type in (Type.SINGLE_CHOICE, Type.MULTIPLE_CHOICE)
+        else []
+    )
+    field = CustomField(
+        entity=entity,
+        key=secrets.token_hex(20),
+        name=data.get("name") or "",
+        field_type=field_type,
+        options=options,
+        is_required=bool(data.get("is_required")),
+    )
+    clean_model_fields(field)
+    field.save()
+    return field
+
+
+def custom_field_update(*, user, entity: str, key: str, data: dict) -> CustomField:
+    _require_admin(user)
+    field = access_custom_field(entity, key)
+    if "name" in data:
+        field.name = data["name"]
+    if "options" in data and field.field_type in (Type.SINGLE_CHOICE, Type.MULTIPLE_CHOICE):
+        known = max((o["id"] for o in field.options), default=0)
+        field.options = _clean_options(data["options"], start_id=known + 1)
+    if "is_required" in data:
+        field.is_required = bool(data["is_required"])
+    clean_model_fields(field)
+    field.update_time = timezone.now()
+    field.save()
+    return field
+
+
+def custom_field_delete(*, user, entity: str, key: str) -> None:
+    _require_admin(user)
+    access_custom_field(entity, key).delete()
+
+
+def access_custom_field(entity: str, key: str) -> CustomField:
+    field = CustomField.objects.filter(entity=entity, key=key).first()
+    if field is None:
+        raise NotFound(f"Custom field {key} not found.")
+    return field

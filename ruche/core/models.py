@@ -117,6 +117,16 @@ class ExchangeRate(models.Model):
         ]
 
 
+class AppendOnlyQuerySet(models.QuerySet):
+    """Bulk updates and deletes would bypass the instance guards below; refuse them too."""
+
+    def update(self, **kwargs):
+        raise RuntimeError("History is append-only.")
+
+    def delete(self):
+        raise RuntimeError("History is append-only.")
+
+
 class ChangeRecord(models.Model):
     """One append-only history entry, written by a service in the same transaction."""
 
@@ -151,6 +161,8 @@ class ChangeRecord(models.Model):
     )
     actor_label = models.CharField(max_length=255, blank=True)
     time = models.DateTimeField(default=timezone.now)
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]

@@ -3,7 +3,7 @@
 from django.db.models import Q, QuerySet
 
 from ruche.core.exceptions import NotFound
-from ruche.core.permissions import linked_record_q, restrict
+from ruche.core.permissions import linked_record_q, restrict, visibility_q
 from ruche.pipelines.models import Activity, Deal, DealLine, Note, Pipeline, Stage
 
 
@@ -40,5 +40,67 @@ def note_queryset(user) -> QuerySet[Note]:
     return Note.objects.filter(linked_record_q(user), is_deleted=False)
 
 
-def deal_search_q(term: str) -> Q:
-    return Q(title__icontains=term) | Q(org__name__icontains=term) | Q(person__name__icontains=term)
+def deal_list(user, *, filters: dict) -> QuerySet[Deal]:
+    """Deals the user may see, filtered as Pipedrive's GET /deals filters them. `status` may
+    name several statuses; "deleted" lists deleted deals."""
+    statuses = set(filters.get("statuses") or [])
+    deals = Deal.objects.filter(visibility_q(user), is_deleted="deleted" in statuses)
+    if statuses - {"deleted"}:
+        deals = deals.filter(status__in=statuses - {"deleted"})
+    for field in ("owner_id", "person_id", "org_id", "pipeline_id", "stage_id"):
+        if filters.get(field) is not None:
+            deals = deals.filter(**{field: filters[field]})
+    if filters.get("ids"):
+        deals = deals.filter(pk__in=filters["ids"])
+    if filters.get("updated_since"):
+        deals = deals.filter(update_time__gte=filters["updated_since"])
+    if filters.get("updated_until"):
+        deals = deals.filter(update_time__lt=filters["updated_until"])
+    return deals.select_related("lost_reason").prefetch_related("labels")
+
+
+def access_activity_by_id(user, activity_id: int) -> Activity:
+    activity = activity_queryset(user).filter(pk=activity_id).first()
+    if activity is None:
+        raise NotFound(f"Activity {activity_id} not found.")
+    return activity
+
+
+def activity_list(user, *, filters: dict) -> QuerySet[Activity]:
+    activities = activity_queryset(user)
+    for field in ("owner_id", "deal_id", "person_id", "org_id", "done"):
+        if filters.get(field) is not None:
+            activities = activities.filter(**{field: filters[field]})
+    if filters.get("ids"):
+        activities = activities.filter(pk__in=filters["ids"])
+    if filters.get("updated_since"):
+        activities = activities.filter(update_time__gte=filters["updated_since"])
+    if filters.get("updated_until"):
+        activities = activities.filter(update_time__lt=filters["updated_until"])
+    return activities
+
+
+def access_note_by_id(user, note_id: int) -> Note:
+    note = note_queryset(user).filter(pk=note_id).first()
+    if note is None:
+        raise NotFound(f"Note {note_id} not found.")
+    return note
+
+
+def note_list(user, *, filters: dict) -> QuerySet[Note]:
+    notes = note_queryset(user)
+    for field in ("deal_id", "person_id", "org_id"):
+        if filters.get(field) is not None:
+            notes = notes.filter(**{field: filters[field]})
+    return notes
+
+
+def deal_search(user, *, term: str, exact: bool = False, filters: dict | None = None):
+    """Deals whose title matches, or whose organisation or person name matches."""
+    lookup = "iexact" if exact else "icontains"
+    deals = deal_list(user, filters=filters or {}).filter(
+        Q(**{f"title__{lookup}": term})
+        | Q(**{f"org__name__{lookup}": term})
+        | Q(**{f"person__name__{lookup}": term})
+    )
+    return deals.select_related("stage", "org", "person")

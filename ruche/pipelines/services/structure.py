@@ -43,9 +43,16 @@ def pipeline_create(*, actor: Actor, data: dict[str, Any]) -> Pipeline:
 
 
 @transaction.atomic
-def pipeline_update(*, actor: Actor, pipeline_id: int, data: dict[str, Any]) -> Pipeline:
+def pipeline_update(
+    *, actor: Actor, pipeline_id: int, data: dict[str, Any], expected_version: int | None = None
+) -> Pipeline:
     require_admin(actor)
-    pipeline = lock(Pipeline.objects.filter(is_deleted=False), pipeline_id, label="Pipeline")
+    pipeline = lock(
+        Pipeline.objects.filter(is_deleted=False),
+        pipeline_id,
+        label="Pipeline",
+        expected_version=expected_version,
+    )
     save_changes(
         pipeline,
         entity="pipeline",
@@ -95,9 +102,11 @@ def stage_create(*, actor: Actor, data: dict[str, Any]) -> Stage:
 
 
 @transaction.atomic
-def stage_update(*, actor: Actor, stage_id: int, data: dict[str, Any]) -> Stage:
+def stage_update(
+    *, actor: Actor, stage_id: int, data: dict[str, Any], expected_version: int | None = None
+) -> Stage:
     require_admin(actor)
-    stage = lock(stage_list(), stage_id, label="Stage")
+    stage = lock(stage_list(), stage_id, label="Stage", expected_version=expected_version)
     if "pipeline_id" in data and data["pipeline_id"] != stage.pipeline_id:
         raise ValidationError({"pipeline_id": "A stage cannot move to another pipeline."})
     save_changes(
