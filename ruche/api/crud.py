@@ -35,10 +35,6 @@ def expected_version(request: HttpRequest) -> int | None:
         raise ValidationError({"If-Match": f"Not an ETag this API issued: {tag!r}."}) from None
 
 
-class NoParams(Schema):
-    pass
-
-
 @dataclass(frozen=True)
 class Resource:
     """What the generic routes need to know about one resource."""
@@ -56,7 +52,7 @@ class Resource:
     update: Callable[[Actor, int, dict, int | None], Any]
     delete: Callable[..., None]  # (actor, pk, **delete_params)
     create_status: int = 200
-    delete_params: type[Schema] = NoParams
+    delete_params: type[Schema] | None = None
 
 
 def _with_etag(response: HttpResponse, instance) -> dict:
@@ -116,12 +112,22 @@ def add_crud_routes(router: Router, resource: Resource) -> None:
         )
         return _with_etag(response, r.load(request.auth, id))
 
-    @router.delete(
+    delete_route = router.delete(
         item_path,
         response=envelope(DeletedId),
         operation_id=f"delete{r.singular}",
         summary=f"Delete a {r.singular.lower()}",
     )
-    def delete_record(request, id: int, params: Query[r.delete_params]):
-        r.delete(actor_of(request), id, **params.model_dump())
-        return ok({"id": id})
+    if r.delete_params is None:
+
+        @delete_route
+        def delete_record(request, id: int):
+            r.delete(actor_of(request), id)
+            return ok({"id": id})
+
+    else:
+
+        @delete_route
+        def delete_record_with(request, id: int, params: Query[r.delete_params]):
+            r.delete(actor_of(request), id, **params.model_dump())
+            return ok({"id": id})

@@ -6,7 +6,8 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from django.db import transaction
-from ninja import Field, Query, Router, Schema
+from django.http import StreamingHttpResponse
+from ninja import Field, Query, Router, Schema, Status
 
 from ruche.api.auth import actor_of
 from ruche.api.crud import Resource, add_crud_routes
@@ -18,6 +19,7 @@ from ruche.core.money import to_major
 from ruche.pipelines import services
 from ruche.pipelines.models import Deal, DealLine
 from ruche.pipelines.selectors import access_deal_by_id, deal_list
+from ruche.transfer.exports import csv_lines, deal_rows
 
 router = Router(tags=["Deals"])
 
@@ -166,12 +168,12 @@ class DealFilters(SortedPageParams):
 STATUS_FILTERS = {"open", "won", "lost", "deleted"}
 
 
-def _deal_filters(user, values: dict) -> Any:
+def _selector_filters(values: dict) -> dict:
+    """Query parameters as deal_list takes them: status and ids are comma-separated."""
     statuses = [s.strip() for s in (values.get("status") or "").split(",") if s.strip()]
     if set(statuses) - STATUS_FILTERS:
         raise ValidationError({"status": f"Each status is one of {sorted(STATUS_FILTERS)}."})
-    values = values | {"statuses": statuses, "ids": comma_ids(values.get("ids"))}
-    return deal_list(user, filters=values)
+    return values | {"statuses": statuses, "ids": comma_ids(values.get("ids"))}
 
 
 DEALS = Resource(
@@ -182,7 +184,7 @@ DEALS = Resource(
     create_in=DealCreate,
     update_in=DealUpdate,
     filters=DealFilters,
-    list_queryset=_deal_filters,
+    list_queryset=lambda user, values: deal_list(user, filters=_selector_filters(values)),
     load=lambda user, pk: access_deal_by_id(user, pk),
     create=lambda actor, data: services.deal_create(actor=actor, data=data),
     update=lambda actor, pk, data, version: services.deal_update(
@@ -346,7 +348,7 @@ def _line_response(line: DealLine) -> dict:
 )
 def add_deal_product(request, id: int, payload: DealProductIn):
     line = services.deal_line_add(actor=actor_of(request), deal_id=id, data=_line_data(payload))
-    return 201, _line_response(line)
+    return Status(201, _line_response(line))
 
 
 @router.post(
@@ -362,7 +364,7 @@ def add_many_deal_products(request, id: int, payload: DealProductBulkIn):
             for item in payload.data
         ]
     rows = list(DealLine.objects.select_related("deal").filter(pk__in=[x.pk for x in lines]))
-    return 201, page_response(rows, None)
+    return Status(201, page_response(rows, None))
 
 
 @router.patch(
@@ -387,6 +389,19 @@ def update_deal_product(request, id: int, product_attachment_id: int, payload: D
 def delete_deal_product(request, id: int, product_attachment_id: int):
     services.deal_line_remove(actor=actor_of(request), deal_id=id, line_id=product_attachment_id)
     return ok({"id": product_attachment_id})
+
+
+@router.get(
+    "/deals/export",
+    operation_id="exportDeals",
+    response={200: None},
+    summary="Export the deals you may see, filtered as the list, to CSV",
+)
+def export_deals(request, filters: Query[DealFilters]):
+    rows = deal_rows(request.auth, _selector_filters(filters.model_dump()))
+    response = StreamingHttpResponse(csv_lines(rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="deals.csv"'
+    return response
 
 
 add_crud_routes(router, DEALS)
