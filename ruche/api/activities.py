@@ -8,7 +8,7 @@ from ninja import Field, Router, Schema
 
 from ruche.api.crud import Resource, add_crud_routes
 from ruche.api.pagination import SortedPageParams
-from ruche.api.schemas import comma_ids
+from ruche.api.schemas import Id, comma_ids
 from ruche.core.exceptions import ValidationError
 from ruche.pipelines import selectors, services
 from ruche.pipelines.models import Activity
@@ -52,10 +52,10 @@ class ActivityOut(Schema):
 class ActivityIn(Schema):
     subject: str | None = Field(None, min_length=1, max_length=255)
     type: ActivityType | None = None
-    owner_id: int | None = None
-    deal_id: int | None = None
-    person_id: int | None = None
-    org_id: int | None = None
+    owner_id: Id | None = None
+    deal_id: Id | None = None
+    person_id: Id | None = None
+    org_id: Id | None = None
     due_date: dt.date | None = None
     due_time: dt.time | None = None
     duration: str | None = Field(None, max_length=6, description="HH:MM")
@@ -69,10 +69,10 @@ class ActivityCreate(ActivityIn):
 
 class ActivityFilters(SortedPageParams):
     ids: str | None = Field(None, max_length=2000)
-    owner_id: int | None = None
-    deal_id: int | None = None
-    person_id: int | None = None
-    org_id: int | None = None
+    owner_id: Id | None = None
+    deal_id: Id | None = None
+    person_id: Id | None = None
+    org_id: Id | None = None
     done: bool | None = None
     updated_since: dt.datetime | None = None
     updated_until: dt.datetime | None = None
@@ -101,9 +101,9 @@ class NoteOut(Schema):
 
 class NoteIn(Schema):
     content: str | None = Field(None, min_length=1, max_length=100_000)
-    deal_id: int | None = None
-    person_id: int | None = None
-    org_id: int | None = None
+    deal_id: Id | None = None
+    person_id: Id | None = None
+    org_id: Id | None = None
 
 
 class NoteCreate(NoteIn):
@@ -111,9 +111,9 @@ class NoteCreate(NoteIn):
 
 
 class NoteFilters(SortedPageParams):
-    deal_id: int | None = None
-    person_id: int | None = None
-    org_id: int | None = None
+    deal_id: Id | None = None
+    person_id: Id | None = None
+    org_id: Id | None = None
 
 
 ACTIVITIES = Resource(

@@ -8,7 +8,7 @@ from ninja import Field, Router, Schema
 from ruche.api.crud import Resource, add_crud_routes
 from ruche.api.history import add_history_route
 from ruche.api.pagination import SortedPageParams
-from ruche.api.schemas import comma_ids, shown_custom_fields
+from ruche.api.schemas import Id, comma_ids, shown_custom_fields
 from ruche.contacts import selectors, services
 from ruche.contacts.models import Organization, Person
 
@@ -87,7 +87,7 @@ class OrganizationOut(OwnedOut):
 
 
 class OwnedIn(Schema):
-    owner_id: int | None = None
+    owner_id: Id | None = None
     visible_to: Visibility | None = None
     custom_fields: dict[str, Any] | None = None
 
@@ -96,7 +96,7 @@ class PersonIn(OwnedIn):
     name: str | None = Name
     first_name: str | None = Field(None, max_length=120)
     last_name: str | None = Field(None, max_length=120)
-    org_id: int | None = None
+    org_id: Id | None = None
     emails: list[ContactPoint | str] | None = Field(None, max_length=20)
     phones: list[ContactPoint | str] | None = Field(None, max_length=20)
     job_title: str | None = Field(None, max_length=255)
@@ -110,7 +110,7 @@ class OrganizationIn(OwnedIn):
     vat_number: str | None = Field(None, max_length=20)
     industry: str | None = Field(None, max_length=120)
     size: Literal["1-9", "10-49", "50-249", "250-4999", "5000+", ""] | None = None
-    source_id: int | None = None
+    source_id: Id | None = None
 
 
 class OrganizationCreate(OrganizationIn):
@@ -119,14 +119,14 @@ class OrganizationCreate(OrganizationIn):
 
 class ContactFilters(SortedPageParams):
     ids: str | None = Field(None, max_length=2000)
-    owner_id: int | None = None
+    owner_id: Id | None = None
     updated_since: dt.datetime | None = None
     updated_until: dt.datetime | None = None
 
 
 class PersonFilters(ContactFilters):
-    org_id: int | None = None
-    deal_id: int | None = None
+    org_id: Id | None = None
+    deal_id: Id | None = None
 
 
 def _organization_data(data: dict) -> dict:

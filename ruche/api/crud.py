@@ -14,7 +14,7 @@ from ninja import Query, Router, Schema
 
 from ruche.api.auth import actor_of
 from ruche.api.pagination import page_response, paginate
-from ruche.api.schemas import DeletedId, envelope, ok
+from ruche.api.schemas import DeletedId, Id, envelope, ok
 from ruche.core.exceptions import ValidationError
 from ruche.core.history import Actor
 
@@ -87,7 +87,7 @@ def add_crud_routes(router: Router, resource: Resource) -> None:
         operation_id=f"get{r.singular}",
         summary=f"Get one {r.singular.lower()}",
     )
-    def get_record(request, id: int, response: HttpResponse):
+    def get_record(request, id: Id, response: HttpResponse):
         return _with_etag(response, r.load(request.auth, id))
 
     @router.post(
@@ -106,7 +106,7 @@ def add_crud_routes(router: Router, resource: Resource) -> None:
         operation_id=f"update{r.singular}",
         summary=f"Update a {r.singular.lower()} (If-Match: its ETag)",
     )
-    def update_record(request, id: int, payload: r.update_in, response: HttpResponse):
+    def update_record(request, id: Id, payload: r.update_in, response: HttpResponse):
         r.update(
             actor_of(request), id, payload.model_dump(exclude_unset=True), expected_version(request)
         )
@@ -121,13 +121,13 @@ def add_crud_routes(router: Router, resource: Resource) -> None:
     if r.delete_params is None:
 
         @delete_route
-        def delete_record(request, id: int):
+        def delete_record(request, id: Id):
             r.delete(actor_of(request), id)
             return ok({"id": id})
 
     else:
 
         @delete_route
-        def delete_record_with(request, id: int, params: Query[r.delete_params]):
+        def delete_record_with(request, id: Id, params: Query[r.delete_params]):
             r.delete(actor_of(request), id, **params.model_dump())
             return ok({"id": id})

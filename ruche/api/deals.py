@@ -13,7 +13,7 @@ from ruche.api.auth import actor_of
 from ruche.api.crud import Resource, add_crud_routes
 from ruche.api.history import add_history_route
 from ruche.api.pagination import PageParams, SortedPageParams, page_response, paginate
-from ruche.api.schemas import DeletedId, comma_ids, envelope, ok, shown_custom_fields
+from ruche.api.schemas import DeletedId, Id, comma_ids, envelope, ok, shown_custom_fields
 from ruche.core.exceptions import ValidationError
 from ruche.core.money import to_major
 from ruche.pipelines import services
@@ -34,7 +34,7 @@ class DealOut(Schema):
     owner_id: int
     person_id: int | None
     org_id: int | None
-    pipeline_id: int
+    pipeline_id: Id
     stage_id: int
     value: Decimal
     currency: str
@@ -120,11 +120,11 @@ class DealOut(Schema):
 
 class DealCreate(Schema):
     title: str | None = Title
-    owner_id: int | None = None
-    person_id: int | None = None
-    org_id: int | None = None
-    pipeline_id: int | None = None
-    stage_id: int | None = None
+    owner_id: Id | None = None
+    person_id: Id | None = None
+    org_id: Id | None = None
+    pipeline_id: Id | None = None
+    stage_id: Id | None = None
     value: Decimal | None = Field(None, ge=0)
     currency: str | None = Field(None, max_length=3)
     status: Literal["open", "won", "lost"] | None = None
@@ -132,11 +132,11 @@ class DealCreate(Schema):
     lost_reason: str | None = Field(None, max_length=255)
     visible_to: Literal[1, 3, 5, 7] | None = None
     expected_close_date: dt.date | None = None
-    label_ids: list[int] | None = Field(None, max_length=100)
+    label_ids: list[Id] | None = Field(None, max_length=100)
     custom_fields: dict[str, Any] | None = None
-    lost_reason_id: int | None = None
-    forecast_category_id: int | None = None
-    source_id: int | None = None
+    lost_reason_id: Id | None = None
+    forecast_category_id: Id | None = None
+    source_id: Id | None = None
     next_step: str | None = Field(None, max_length=500)
     competitor: str | None = Field(None, max_length=255)
     description: str | None = Text
@@ -153,11 +153,11 @@ class DealUpdate(DealCreate):
 
 class DealFilters(SortedPageParams):
     ids: str | None = Field(None, max_length=2000, description="Comma-separated deal ids")
-    owner_id: int | None = None
-    person_id: int | None = None
-    org_id: int | None = None
-    pipeline_id: int | None = None
-    stage_id: int | None = None
+    owner_id: Id | None = None
+    person_id: Id | None = None
+    org_id: Id | None = None
+    pipeline_id: Id | None = None
+    stage_id: Id | None = None
     status: str | None = Field(
         None, max_length=40, description="Comma-separated: open, won, lost, deleted"
     )
@@ -201,7 +201,7 @@ class DealProductOut(Schema):
     id: int
     deal_id: int
     product_id: int | None
-    product_variation_id: int | None = None
+    product_variation_id: Id | None = None
     name: str
     order_nr: int | None
     add_time: dt.datetime
@@ -253,7 +253,7 @@ class DealProductOut(Schema):
 
 
 class DealProductIn(Schema):
-    product_id: int | None = None
+    product_id: Id | None = None
     name: str | None = Field(None, min_length=1, max_length=255)
     item_price: Decimal | None = Field(None, ge=0)
     quantity: Decimal | None = Field(None, gt=0, le=Decimal("99999999999"))
@@ -324,7 +324,7 @@ def get_deals_products(request, filters: Query[DealsProductsFilters]):
     operation_id="getDealProducts",
     summary="List products attached to a deal",
 )
-def get_deal_products(request, id: int, filters: Query[DealProductFilters]):
+def get_deal_products(request, id: Id, filters: Query[DealProductFilters]):
     access_deal_by_id(request.auth, id)
     rows, cursor = paginate(
         _lines(request.auth, [id]),
@@ -346,7 +346,7 @@ def _line_response(line: DealLine) -> dict:
     operation_id="addDealProduct",
     summary="Add a product to a deal",
 )
-def add_deal_product(request, id: int, payload: DealProductIn):
+def add_deal_product(request, id: Id, payload: DealProductIn):
     line = services.deal_line_add(actor=actor_of(request), deal_id=id, data=_line_data(payload))
     return Status(201, _line_response(line))
 
@@ -357,7 +357,7 @@ def add_deal_product(request, id: int, payload: DealProductIn):
     operation_id="addManyDealProducts",
     summary="Add several products to a deal",
 )
-def add_many_deal_products(request, id: int, payload: DealProductBulkIn):
+def add_many_deal_products(request, id: Id, payload: DealProductBulkIn):
     with transaction.atomic():
         lines = [
             services.deal_line_add(actor=actor_of(request), deal_id=id, data=_line_data(item))
@@ -373,7 +373,7 @@ def add_many_deal_products(request, id: int, payload: DealProductBulkIn):
     operation_id="updateDealProduct",
     summary="Update a product attached to a deal",
 )
-def update_deal_product(request, id: int, product_attachment_id: int, payload: DealProductIn):
+def update_deal_product(request, id: Id, product_attachment_id: Id, payload: DealProductIn):
     line = services.deal_line_update(
         actor=actor_of(request), deal_id=id, line_id=product_attachment_id, data=_line_data(payload)
     )
@@ -386,7 +386,7 @@ def update_deal_product(request, id: int, product_attachment_id: int, payload: D
     operation_id="deleteDealProduct",
     summary="Delete a product attached to a deal",
 )
-def delete_deal_product(request, id: int, product_attachment_id: int):
+def delete_deal_product(request, id: Id, product_attachment_id: Id):
     services.deal_line_remove(actor=actor_of(request), deal_id=id, line_id=product_attachment_id)
     return ok({"id": product_attachment_id})
 

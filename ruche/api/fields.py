@@ -6,7 +6,7 @@ from typing import Any
 from ninja import Field, Query, Router, Schema
 
 from ruche.api.pagination import PageParams
-from ruche.api.schemas import DeletedId, envelope, ok
+from ruche.api.schemas import DeletedId, Id, envelope, ok
 from ruche.core import custom_fields
 from ruche.core.models import CustomField
 
@@ -106,7 +106,7 @@ class FieldOut(Schema):
 
 
 class OptionIn(Schema):
-    id: int | None = None
+    id: Id | None = None
     label: str = Field(..., min_length=1, max_length=255)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from ninja import Query, Router, Schema
 
 from ruche.api.pagination import PageParams, page_response, paginate
-from ruche.api.schemas import envelope
+from ruche.api.schemas import Id, envelope
 from ruche.core.history import history_for
 
 
@@ -32,7 +32,7 @@ def add_history_route(
         operation_id=f"get{entity.capitalize()}History",
         summary=f"Get the change history of a {entity}",
     )
-    def get_history(request, id: int, page: Query[PageParams]):
+    def get_history(request, id: Id, page: Query[PageParams]):
         load(request.auth, id)
         rows, cursor = paginate(history_for(entity, id), limit=page.limit, cursor=page.cursor)
         return page_response(rows, cursor)

@@ -8,7 +8,7 @@ from ninja import Field, Router, Schema
 
 from ruche.api.crud import Resource, add_crud_routes
 from ruche.api.pagination import PageParams
-from ruche.api.schemas import comma_ids, shown_custom_fields
+from ruche.api.schemas import Id, comma_ids, shown_custom_fields
 from ruche.catalog import selectors, services
 from ruche.catalog.models import Product
 from ruche.core.exceptions import ValidationError
@@ -88,7 +88,7 @@ class ProductIn(Schema):
     description: str | None = Field(None, max_length=100_000)
     unit: str | None = Field(None, max_length=32)
     tax: Decimal | None = Field(None, ge=0, le=100, description="VAT rate in percent")
-    owner_id: int | None = None
+    owner_id: Id | None = None
     is_linkable: bool | None = None
     visible_to: Literal[1, 3, 5, 7] | None = None
     prices: list[PriceIn] | None = Field(
@@ -106,7 +106,7 @@ class ProductCreate(ProductIn):
 
 class ProductFilters(PageParams):
     ids: str | None = Field(None, max_length=2000)
-    owner_id: int | None = None
+    owner_id: Id | None = None
     updated_since: dt.datetime | None = None
     sort_by: Literal["id", "add_time", "update_time"] = "id"
     sort_direction: Literal["asc", "desc"] = "asc"

@@ -1,13 +1,14 @@
 """Shapes shared by every resource: the envelopes, and input helpers."""
 
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
-from ninja import Schema
+from ninja import Field, Schema
 from pydantic import create_model
 
 from ruche.core.custom_fields import definitions, present_custom_fields
 from ruche.core.exceptions import ValidationError
+from ruche.core.validation import MAX_ID
 
 
 class NextCursor(Schema):
@@ -57,3 +58,7 @@ def shown_custom_fields(entity: str, stored: dict, context) -> dict:
     if entity not in cache_:
         cache_[entity] = definitions(entity)
     return present_custom_fields(cache_[entity], stored)
+
+
+# A larger id is refused by name instead of overflowing the database.
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from django.db.models import QuerySet
 from ninja import Field, Query, Router, Schema
 
+from ruche.api.schemas import Id
 from ruche.catalog.selectors import product_search
 from ruche.contacts.selectors import organization_search, person_search
 from ruche.core.exceptions import ValidationError
@@ -26,8 +27,8 @@ class SearchParams(Schema):
 
 
 class DealSearchParams(SearchParams):
-    person_id: int | None = None
-    organization_id: int | None = None
+    person_id: Id | None = None
+    organization_id: Id | None = None
     status: Literal["open", "won", "lost"] | None = None
 
 

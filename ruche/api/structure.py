@@ -6,6 +6,7 @@ from typing import Literal
 from ninja import Field, Router, Schema
 
 from ruche.api.crud import Resource, add_crud_routes
+from ruche.api.schemas import Id
 from ruche.core.exceptions import NotFound
 from ruche.pipelines import services
 from ruche.pipelines.models import Pipeline, Stage
@@ -40,7 +41,7 @@ class StageOut(Schema):
     name: str
     is_deleted: bool
     deal_probability: int
-    pipeline_id: int
+    pipeline_id: Id
     is_deal_rot_enabled: bool
     days_to_rotten: int | None
     add_time: dt.datetime
@@ -55,7 +56,7 @@ class StageOut(Schema):
 
 class StageIn(Schema):
     name: str | None = Field(None, min_length=1, max_length=255)
-    pipeline_id: int | None = None
+    pipeline_id: Id | None = None
     deal_probability: int | None = Field(None, ge=0, le=100)
     is_deal_rot_enabled: bool | None = None
     days_to_rotten: int | None = Field(None, ge=1, le=3650)
@@ -65,7 +66,7 @@ class StageIn(Schema):
 
 class StageCreate(StageIn):
     name: str = Field(..., min_length=1, max_length=255)
-    pipeline_id: int
+    pipeline_id: Id
 
 
 class PipelineFilters(Schema):
@@ -76,7 +77,7 @@ class PipelineFilters(Schema):
 
 
 class StageFilters(PipelineFilters):
-    pipeline_id: int | None = None
+    pipeline_id: Id | None = None
 
 
 def _load(queryset, pk: int, label: str):

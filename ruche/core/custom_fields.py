@@ -15,7 +15,7 @@ from django.utils import timezone
 from ruche.core.exceptions import NotFound, PermissionDenied, ValidationError
 from ruche.core.models import CustomField
 from ruche.core.money import to_major, to_minor, validate_currency
-from ruche.core.validation import MAX_TEXT_LENGTH, clean_model_fields
+from ruche.core.validation import MAX_ID, MAX_TEXT_LENGTH, clean_model_fields
 
 Type = CustomField.FieldType
 
@@ -71,7 +71,9 @@ def _clean_value(field: CustomField, value: Any) -> Any:
         if (
             isinstance(value, bool)
             or not get_user_model()
-            .objects.filter(pk=value if isinstance(value, int) else None, is_active=True)
+            .objects.filter(
+                pk=value if isinstance(value, int) and 0 < value <= MAX_ID else None, is_active=True
+            )
             .exists()
         ):
             raise ValidationError({name: f"Unknown user {value!r}."})

@@ -13,7 +13,7 @@ from ruche.core.custom_fields import clean_custom_fields
 from ruche.core.exceptions import NotFound, PreconditionFailed, ValidationError
 from ruche.core.history import Actor, Event, record_changes, record_created, record_event
 from ruche.core.models import Lookup, Visibility
-from ruche.core.validation import changed_fields, clean_model_fields
+from ruche.core.validation import MAX_ID, changed_fields, clean_model_fields
 
 
 def lock(
@@ -21,7 +21,9 @@ def lock(
 ) -> models.Model:
     """Row-lock the record for this transaction; refuse if the client's version is stale."""
     try:
-        instance = queryset.select_for_update().get(pk=pk)
+        # Only the record's own row: the visibility filter may outer-join the deal, person or
+        # organisation a record is linked to, and PostgreSQL cannot lock a nullable side.
+        instance = queryset.select_for_update(of=("self",)).get(pk=pk)
     except (queryset.model.DoesNotExist, ValueError, TypeError):
         raise NotFound(f"{label} {pk} not found.") from None
     if expected_version is not None and instance.version != expected_version:
@@ -36,7 +38,7 @@ def resolve(queryset: models.QuerySet, pk: Any, *, field: str) -> models.Model |
     """The record `pk` names in `queryset` (already restricted), None for None."""
     if pk is None:
         return None
-    if isinstance(pk, bool) or not isinstance(pk, int):
+    if isinstance(pk, bool) or not isinstance(pk, int) or not 0 < pk <= MAX_ID:
         raise ValidationError({field: f"An id is expected, not {pk!r}."})
     instance = queryset.filter(pk=pk).first()
     if instance is None:

@@ -5,7 +5,7 @@ import datetime as dt
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 
 from ruche.contacts.models import Organization, Person
@@ -77,6 +77,8 @@ def _activity_values(data: dict, actor: Actor, activity: Activity | None) -> dic
         values["due_date"] = _parse(dt.date.fromisoformat, data["due_date"], "due_date")
     if "due_time" in data:
         values["due_time"] = _parse(dt.time.fromisoformat, data["due_time"], "due_time")
+        if values["due_time"] is not None and values["due_time"].tzinfo is not None:
+            raise ValidationError({"due_time": "A local time (HH:MM) without a UTC offset."})
     if "duration" in data:
         values["duration_minutes"] = data["duration"]
     if "done" in data and data["done"] != (activity.done if activity else False):
@@ -90,7 +92,12 @@ def refresh_deal_activity(deal_id: int | None) -> None:
     if deal_id is None:
         return
     activities = Activity.objects.filter(deal_id=deal_id, is_deleted=False)
-    upcoming = activities.filter(done=False).order_by("due_date", "due_time", "id").first()
+    # Undated activities come last on both databases (SQLite sorts NULL first by default).
+    upcoming = (
+        activities.filter(done=False)
+        .order_by(F("due_date").asc(nulls_last=True), F("due_time").asc(nulls_last=True), "id")
+        .first()
+    )
     last_done = activities.filter(done=True).aggregate(last=Max("marked_as_done_time"))["last"]
     Deal.objects.filter(pk=deal_id).update(
         next_activity=upcoming,
