@@ -72,7 +72,7 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'ruche.sqlite3'}"),
+        os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'ruche.sqlite3'}",
         conn_max_age=int(os.environ.get("RUCHE_DB_CONN_MAX_AGE", "60")),
     )
 }

@@ -8,7 +8,7 @@ from ninja import Field, Router, Schema
 
 from ruche.api.crud import Resource, add_crud_routes
 from ruche.api.pagination import SortedPageParams
-from ruche.api.schemas import Id, comma_ids
+from ruche.api.schemas import Id, UtcDatetime, comma_ids
 from ruche.core.exceptions import ValidationError
 from ruche.pipelines import selectors, services
 from ruche.pipelines.models import Activity
@@ -74,8 +74,8 @@ class ActivityFilters(SortedPageParams):
     person_id: Id | None = None
     org_id: Id | None = None
     done: bool | None = None
-    updated_since: dt.datetime | None = None
-    updated_until: dt.datetime | None = None
+    updated_since: UtcDatetime | None = None
+    updated_until: UtcDatetime | None = None
 
 
 def _activity_data(data: dict) -> dict:

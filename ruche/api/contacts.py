@@ -8,7 +8,7 @@ from ninja import Field, Router, Schema
 from ruche.api.crud import Resource, add_crud_routes
 from ruche.api.history import add_history_route
 from ruche.api.pagination import SortedPageParams
-from ruche.api.schemas import Id, comma_ids, shown_custom_fields
+from ruche.api.schemas import Id, UtcDatetime, comma_ids, shown_custom_fields
 from ruche.contacts import selectors, services
 from ruche.contacts.models import Organization, Person
 
@@ -120,8 +120,8 @@ class OrganizationCreate(OrganizationIn):
 class ContactFilters(SortedPageParams):
     ids: str | None = Field(None, max_length=2000)
     owner_id: Id | None = None
-    updated_since: dt.datetime | None = None
-    updated_until: dt.datetime | None = None
+    updated_since: UtcDatetime | None = None
+    updated_until: UtcDatetime | None = None
 
 
 class PersonFilters(ContactFilters):

@@ -13,7 +13,15 @@ from ruche.api.auth import actor_of
 from ruche.api.crud import Resource, add_crud_routes
 from ruche.api.history import add_history_route
 from ruche.api.pagination import PageParams, SortedPageParams, page_response, paginate
-from ruche.api.schemas import DeletedId, Id, comma_ids, envelope, ok, shown_custom_fields
+from ruche.api.schemas import (
+    DeletedId,
+    Id,
+    UtcDatetime,
+    comma_ids,
+    envelope,
+    ok,
+    shown_custom_fields,
+)
 from ruche.core.exceptions import ValidationError
 from ruche.core.money import to_major
 from ruche.pipelines import services
@@ -161,8 +169,8 @@ class DealFilters(SortedPageParams):
     status: str | None = Field(
         None, max_length=40, description="Comma-separated: open, won, lost, deleted"
     )
-    updated_since: dt.datetime | None = None
-    updated_until: dt.datetime | None = None
+    updated_since: UtcDatetime | None = None
+    updated_until: UtcDatetime | None = None
 
 
 STATUS_FILTERS = {"open", "won", "lost", "deleted"}

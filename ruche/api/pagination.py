@@ -37,9 +37,9 @@ def _decode(cursor: str, sort_by: str) -> tuple[Any, int]:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         value, pk = data["v"], int(data["id"])
         if sort_by != "id":
-            value = dt.datetime.fromisoformat(value)
+            value = dt.datetime.fromisoformat(value).astimezone(dt.UTC)
         return value, pk
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, KeyError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise ValidationError({"cursor": "Invalid cursor; use next_cursor as given."}) from None
 
 

@@ -8,7 +8,7 @@ from ninja import Field, Router, Schema
 
 from ruche.api.crud import Resource, add_crud_routes
 from ruche.api.pagination import PageParams
-from ruche.api.schemas import Id, comma_ids, shown_custom_fields
+from ruche.api.schemas import Id, UtcDatetime, comma_ids, shown_custom_fields
 from ruche.catalog import selectors, services
 from ruche.catalog.models import Product
 from ruche.core.exceptions import ValidationError
@@ -107,7 +107,7 @@ class ProductCreate(ProductIn):
 class ProductFilters(PageParams):
     ids: str | None = Field(None, max_length=2000)
     owner_id: Id | None = None
-    updated_since: dt.datetime | None = None
+    updated_since: UtcDatetime | None = None
     sort_by: Literal["id", "add_time", "update_time"] = "id"
     sort_direction: Literal["asc", "desc"] = "asc"
 

@@ -1,10 +1,11 @@
 """Shapes shared by every resource: the envelopes, and input helpers."""
 
+import datetime as dt
 from functools import cache
 from typing import Annotated, Any
 
 from ninja import Field, Schema
-from pydantic import create_model
+from pydantic import AfterValidator, create_model
 
 from ruche.core.custom_fields import definitions, present_custom_fields
 from ruche.core.exceptions import ValidationError
@@ -62,3 +63,16 @@ def shown_custom_fields(entity: str, stored: dict, context) -> dict:
 
 # A larger id is refused by name instead of overflowing the database.
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def _in_utc(moment: dt.datetime) -> dt.datetime:
+    """RFC 3339 times in any offset (pydantic accepts up to ±24 h; PostgreSQL ±15:59) as UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError("out of the supported date range") from None
+
+
+UtcDatetime = Annotated[dt.datetime, AfterValidator(_in_utc)]

@@ -17,13 +17,15 @@ def api(api_as, admin):
 
 @pytest.fixture
 def deal(admin_actor, stages):
-    return deal_create(actor=admin_actor, data={"title": "Fournil", "value": "1500.00",
-                                                "stage_id": stages[0].pk})
+    return deal_create(
+        actor=admin_actor, data={"title": "Fournil", "value": "1500.00", "stage_id": stages[0].pk}
+    )
 
 
 def test_create_then_read_in_pipedrive_envelope(api, stages):
-    created = api.post("/deals", {"title": "Moulin", "value": 1234.56, "currency": "EUR",
-                                  "stage_id": stages[1].pk})
+    created = api.post(
+        "/deals", {"title": "Moulin", "value": 1234.56, "currency": "EUR", "stage_id": stages[1].pk}
+    )
     assert created.status_code == 200
     body = created.json()
     assert body["success"] is True
@@ -69,8 +71,10 @@ def test_refused_request_does_not_burn_its_idempotency_key(api):
 @pytest.fixture
 def private_deal(other_rep, stages):
     """A deal of the Sud team, visible to that team only."""
-    return deal_create(actor=Actor.for_user(other_rep), data={
-        "title": "Secret Sud", "stage_id": stages[0].pk, "visible_to": Visibility.TEAM})
+    return deal_create(
+        actor=Actor.for_user(other_rep),
+        data={"title": "Secret Sud", "stage_id": stages[0].pk, "visible_to": Visibility.TEAM},
+    )
 
 
 def test_rep_gets_404_for_another_teams_deal_everywhere(api_as, rep, private_deal, unchanged):
@@ -82,8 +86,12 @@ def test_rep_gets_404_for_another_teams_deal_everywhere(api_as, rep, private_dea
     with unchanged(private_deal):
         assert api.patch(f"/deals/{private_deal.pk}", {"title": "Mine"}).status_code == 404
         assert api.delete(f"/deals/{private_deal.pk}").status_code == 404
-        assert api.post(f"/deals/{private_deal.pk}/products",
-                        {"name": "x", "item_price": 1, "quantity": 1}).status_code == 404
+        assert (
+            api.post(
+                f"/deals/{private_deal.pk}/products", {"name": "x", "item_price": 1, "quantity": 1}
+            ).status_code
+            == 404
+        )
     assert api.get(f"/deals/{private_deal.pk}/history").status_code == 404
     assert api.get(f"/deals/{private_deal.pk}/products").status_code == 404
     assert api.get("/deals").json()["data"] == []
@@ -120,8 +128,9 @@ def test_cursor_pages_cover_every_deal_once(api, admin_actor, stages):
 def test_filters_by_stage_owner_and_status(api, admin_actor, rep, stages, loss_reason):
     in_stage = deal_create(actor=admin_actor, data={"title": "A", "stage_id": stages[2].pk})
     of_rep = deal_create(actor=admin_actor, data={"title": "B", "owner_id": rep.pk})
-    lost = deal_create(actor=admin_actor, data={"title": "C", "status": "lost",
-                                                "lost_reason_id": loss_reason.pk})
+    lost = deal_create(
+        actor=admin_actor, data={"title": "C", "status": "lost", "lost_reason_id": loss_reason.pk}
+    )
 
     def ids(query):
         return [deal["id"] for deal in api.get(f"/deals?{query}").json()["data"]]
@@ -135,8 +144,10 @@ def test_filters_by_stage_owner_and_status(api, admin_actor, rep, stages, loss_r
 
 def test_lines_make_the_value_exactly(api, deal):
     for price in ("0.10", "0.20"):
-        response = api.post(f"/deals/{deal.pk}/products",
-                            {"name": "Frais", "item_price": price, "quantity": 1, "tax": 20})
+        response = api.post(
+            f"/deals/{deal.pk}/products",
+            {"name": "Frais", "item_price": price, "quantity": 1, "tax": 20},
+        )
         assert response.status_code == 201
     body = api.get(f"/deals/{deal.pk}").json()["data"]
     assert body["value"] == 0.3
@@ -150,8 +161,10 @@ def test_lines_make_the_value_exactly(api, deal):
 def test_history_lists_every_change_with_its_actor(api, deal, stages):
     api.patch(f"/deals/{deal.pk}", {"title": "Fournil Nord", "stage_id": stages[1].pk})
     history = api.get(f"/deals/{deal.pk}/history").json()["data"]
-    assert [(h["event"], h["field"], h["old_value"], h["new_value"], h["actor_kind"])
-            for h in history[1:]] == [
+    assert [
+        (h["event"], h["field"], h["old_value"], h["new_value"], h["actor_kind"])
+        for h in history[1:]
+    ] == [
         ("stage_moved", "stage", stages[0].pk, stages[1].pk, "token"),
         ("updated", "title", "Fournil", "Fournil Nord", "token"),
     ]
@@ -162,8 +175,9 @@ def test_stage_of_another_pipeline_is_refused(api, admin_actor, deal, unchanged)
     foreign_stage = other.stages.first()
     pipeline = Pipeline.objects.exclude(pk=other.pk).first()
     with unchanged(deal):
-        response = api.patch(f"/deals/{deal.pk}", {"pipeline_id": pipeline.pk,
-                                                   "stage_id": foreign_stage.pk})
+        response = api.patch(
+            f"/deals/{deal.pk}", {"pipeline_id": pipeline.pk, "stage_id": foreign_stage.pk}
+        )
     assert response.status_code == 422
     assert list(response.json()["errors"]) == ["stage_id"]
 
@@ -176,8 +190,7 @@ BAD_INPUTS = [
     ("too many decimals", {"title": "x", "value": "1.005"}, "value"),
     ("negative value", {"title": "x", "value": -5}, "value"),
     ("10 MB title", {"title": "x" * 10_000_000}, "title"),
-    ("impossible date", {"title": "x", "expected_close_date": "2024-02-31"},
-     "expected_close_date"),
+    ("impossible date", {"title": "x", "expected_close_date": "2024-02-31"}, "expected_close_date"),
     ("unknown stage", {"title": "x", "stage_id": 987654}, "stage_id"),
     ("probability out of range", {"title": "x", "probability": 140}, "probability"),
     ("unknown status", {"title": "x", "status": "maybe"}, "status"),
@@ -206,8 +219,9 @@ def test_malformed_json_is_a_400(api, deal, unchanged):
 
 def test_negative_quantity_is_refused_and_nothing_changes(api, deal, unchanged):
     with unchanged(deal):
-        response = api.post(f"/deals/{deal.pk}/products",
-                            {"name": "x", "item_price": 10, "quantity": -2})
+        response = api.post(
+            f"/deals/{deal.pk}/products", {"name": "x", "item_price": 10, "quantity": -2}
+        )
     assert response.status_code == 422
     assert list(response.json()["errors"]) == ["quantity"]
     assert DealLine.objects.count() == 0
