@@ -25,7 +25,7 @@ class SortedPageParams(PageParams):
     sort_direction: Literal["asc", "desc"] = "asc"
 
 
-def _encode(value: Any, pk: int) -> str:
+def encode_cursor(value: Any, pk: int) -> str:
     raw = json.dumps(
         {"v": value.isoformat() if isinstance(value, dt.datetime) else value, "id": pk}
     )
@@ -68,7 +68,7 @@ def paginate(
     if len(rows) <= limit:
         return rows, None
     last = rows[limit - 1]
-    return rows[:limit], _encode(getattr(last, sort_by), last.pk)
+    return rows[:limit], encode_cursor(getattr(last, sort_by), last.pk)
 
 
 def page_response(rows: list, next_cursor: str | None) -> dict:

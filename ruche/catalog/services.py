@@ -8,7 +8,7 @@ from ruche.catalog.models import Product
 from ruche.core.custom_fields import clean_custom_fields
 from ruche.core.exceptions import ValidationError
 from ruche.core.history import Actor
-from ruche.core.money import to_minor, validate_currency
+from ruche.core.money import to_major, to_minor, validate_currency
 from ruche.core.services import create_recorded, lock, resolve_user, save_changes, soft_delete
 
 PRODUCT_FIELDS = (
@@ -46,6 +46,10 @@ def _product_values(data: dict[str, Any], actor: Actor, product: Product | None)
     currency = product.currency if product else Company.current().currency
     if data.get("currency") is not None or product is None:
         currency = values["currency"] = validate_currency(data.get("currency") or currency)
+    if product is not None and currency != product.currency and data.get("unit_price") is None:
+        # The price keeps its meaning in major units: 1500.00 EUR becomes 1500 JPY.
+        major = to_major(product.unit_price_minor, product.currency)
+        values["unit_price_minor"] = to_minor(major, currency, field="unit_price")
     if data.get("unit_price") is not None:
         values["unit_price_minor"] = to_minor(data["unit_price"], currency, field="unit_price")
         if values["unit_price_minor"] < 0:
@@ -53,7 +57,8 @@ def _product_values(data: dict[str, Any], actor: Actor, product: Product | None)
     if data.get("vat_rate") is not None:
         values["vat_rate"] = _vat_rate(data["vat_rate"])
     if "owner_id" in data or product is None:
-        values["owner"] = resolve_user(data.get("owner_id") or actor.user.pk)
+        # A job or an import without a user may leave the product without owner.
+        values["owner"] = resolve_user(data.get("owner_id") or (actor.user and actor.user.pk))
     if "custom_fields" in data:
         values["custom_fields"] = clean_custom_fields(
             "product", data["custom_fields"] or {}, product.custom_fields if product else None

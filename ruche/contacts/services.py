@@ -53,22 +53,34 @@ PERSON_FIELDS = (
 )
 
 
+# Relations arrive as `<field>_id` and are resolved with an access check; a raw "owner" or
+# "org" key in the input is ignored, like any other unknown key.
+RELATIONS = ("owner", "org", "source")
+NUMBER_LABELS = {"siren": "SIREN", "siret": "SIRET", "vat_number": "VAT number"}
+
+
 def _validated_number(module, value: str, field: str) -> str:
     if not value:
         return ""
     try:
         return module.validate(value)
     except StdnumError as error:
-        raise ValidationError({field: f"Invalid {field.upper()}: {error}."}) from None
+        message = str(error).rstrip(".")
+        raise ValidationError({field: f"Invalid {NUMBER_LABELS[field]}: {message}."}) from None
 
 
 def _organization_values(data: dict[str, Any], actor: Actor, current: Organization | None):
-    values = {k: v for k, v in data.items() if k in ORGANIZATION_FIELDS}
+    values = {k: v for k, v in data.items() if k in ORGANIZATION_FIELDS and k not in RELATIONS}
     for number_field, module in (("siren", siren), ("siret", siret), ("vat_number", vat)):
         if number_field in data:
             values[number_field] = _validated_number(module, data[number_field] or "", number_field)
-    if values.get("siret") and not values.get("siren", current and current.siren):
+    siren_ = values.get("siren", current.siren if current else "")
+    if values.get("siret") and not siren_:
         values["siren"] = values["siret"][:9]
+    elif values.get("siret") and not values["siret"].startswith(siren_):
+        raise ValidationError(
+            {"siret": f"SIRET {values['siret']} does not belong to SIREN {siren_}."}
+        )
     if "country" in data:
         values["country"] = (data["country"] or "").upper()
     if "source_id" in data:
@@ -119,12 +131,12 @@ def _clean_contact_points(items: Any, field: str, check) -> list[dict]:
         value = item["value"].strip()
         check(value, f"{field}[{index}]")
         cleaned.append(
-            {
-                "value": value,
-                "label": str(item.get("label") or "work")[:32],
-                "primary": bool(item.get("primary", index == 0)),
-            }
+            {"value": value, "label": str(item.get("label") or "work")[:32], "primary": False}
         )
+    # Exactly one primary: the first marked so, else the first.
+    flagged = [i for i, item in enumerate(items) if isinstance(item, dict) and item.get("primary")]
+    if cleaned:
+        cleaned[flagged[0] if flagged else 0]["primary"] = True
     return cleaned
 
 
@@ -142,7 +154,7 @@ def _check_phone(value: str, field: str) -> None:
 
 
 def _person_values(data: dict[str, Any], actor: Actor, current: Person | None) -> dict:
-    values = {k: v for k, v in data.items() if k in PERSON_FIELDS}
+    values = {k: v for k, v in data.items() if k in PERSON_FIELDS and k not in RELATIONS}
     if "emails" in data:
         values["emails"] = _clean_contact_points(data["emails"] or [], "emails", _check_email)
     if "phones" in data:

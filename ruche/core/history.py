@@ -49,7 +49,7 @@ def json_safe(value: Any) -> Any:
         return value.pk
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, dt.date | dt.datetime):
+    if isinstance(value, dt.date | dt.datetime | dt.time):
         return value.isoformat()
     if isinstance(value, list | tuple):
         return [json_safe(item) for item in value]

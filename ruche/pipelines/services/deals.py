@@ -15,7 +15,7 @@ from ruche.contacts.models import Organization, Person
 from ruche.core.exceptions import ValidationError
 from ruche.core.history import Actor, Event, record_changes, record_created, record_event
 from ruche.core.models import Lookup
-from ruche.core.money import to_minor, validate_currency
+from ruche.core.money import MAX_MAJOR_AMOUNT, to_major, to_minor, validate_currency
 from ruche.core.permissions import restrict
 from ruche.core.services import lock, owned_values, resolve, resolve_lookup, soft_delete
 from ruche.core.validation import changed_fields, clean_model_fields
@@ -191,6 +191,20 @@ def _status_values(deal: Deal | None, data: dict, now: dt.datetime) -> dict:
     return reset | {"probability": None}
 
 
+def _rescaled(deal: Deal, currency: str, data: dict) -> dict:
+    """The stored amounts `data` does not replace, in another currency's minor units,
+    refusing what that currency cannot represent."""
+    values = {}
+    for field, amount in (
+        ("value", deal.value_minor),
+        ("recurring_monthly", deal.recurring_monthly_minor),
+    ):
+        if amount is not None and data.get(field) is None:
+            major = to_major(amount, deal.currency)
+            values[f"{field}_minor"] = to_minor(major, currency, field=field)
+    return values
+
+
 def _money_values(data: dict, deal: Deal | None) -> dict:
     values = {}
     has_lines = deal is not None and deal.lines.exists()
@@ -202,6 +216,9 @@ def _money_values(data: dict, deal: Deal | None) -> dict:
                 {"currency": "The currency cannot change while the deal has lines."}
             )
         values["currency"] = currency
+        if deal is not None and currency != deal.currency:
+            # The amounts keep their meaning in major units: 1500.00 EUR becomes 1500 JPY.
+            values |= _rescaled(deal, currency, data)
     elif deal is None:
         values["currency"] = currency
     if data.get("value") is not None:
@@ -252,6 +269,9 @@ def _deal_values(data: dict[str, Any], actor: Actor, deal: Deal | None) -> dict:
         _creation_defaults(values, data)
     if "lost_reason" not in values and ("lost_reason_id" in data or "lost_reason" in data):
         values["lost_reason"] = _lost_reason(data)
+        lost = deal is not None and deal.status == Status.LOST
+        if lost and values["lost_reason"] is None and Company.current().loss_reason_required:
+            raise ValidationError({"lost_reason": "A lost deal keeps a loss reason."})
     return owned_values(values, data, actor, "deal", deal)
 
 
@@ -310,15 +330,18 @@ def _record_deal_changes(deal: Deal, changes: dict, actor: Actor) -> None:
     record_changes("deal", deal.pk, actor, changes)
 
 
-def _set_labels(deal: Deal, labels: list[Lookup] | None, actor: Actor, *, new: bool) -> None:
+def _set_labels(deal: Deal, labels: list[Lookup] | None, actor: Actor, *, new: bool) -> bool:
+    """Set the labels and record the change; True when they changed."""
     if labels is None:
-        return
+        return False
     old_ids = [] if new else sorted(deal.labels.values_list("pk", flat=True))
     new_ids = sorted(label.pk for label in labels)
-    if old_ids != new_ids:
-        deal.labels.set(labels)
-        if not new:
-            record_changes("deal", deal.pk, actor, {"labels": (old_ids, new_ids)})
+    if old_ids == new_ids:
+        return False
+    deal.labels.set(labels)
+    if not new:
+        record_changes("deal", deal.pk, actor, {"labels": (old_ids, new_ids)})
+    return True
 
 
 @transaction.atomic
@@ -361,7 +384,11 @@ def deal_update(
         if "stage" in changes:
             _enter_stage(deal, previous_stage_id, now)
         _record_deal_changes(deal, changes, actor)
-    _set_labels(deal, labels, actor, new=False)
+    if _set_labels(deal, labels, actor, new=False) and not changes:
+        # Labels are a change like any other: the version (the API's ETag) moves with them.
+        deal.version += 1
+        deal.update_time = now
+        deal.save(update_fields=["version", "update_time"])
     return deal
 
 
@@ -407,7 +434,7 @@ LINE_FIELDS = (
 LINE_INPUT_NAMES = {
     "unit_price_minor": "unit_price",
     "product": "product_id",
-    "discount_percent": "discount",
+    "discount_percent": "discount_percent",
     "vat_rate": "vat_rate",
 }
 MAX_QUANTITY = Decimal("99999999999")
@@ -475,6 +502,13 @@ def _save_line(line: DealLine) -> None:
         line.quantity, line.unit_price_minor, Decimal(line.discount_percent)
     )
     line.vat_minor = line_vat_minor(line.total_minor, Decimal(line.vat_rate))
+    # The deal's value, the sum of its lines, stays within what Ruche accepts as an amount,
+    # so that it and every sum of deal values fit in a 64-bit integer on both databases.
+    others = line.deal.lines.exclude(pk=line.pk).aggregate(total=Sum("total_minor"))["total"]
+    if (others or 0) + line.total_minor > to_minor(MAX_MAJOR_AMOUNT, line.deal.currency):
+        raise ValidationError(
+            {"quantity": f"The deal's value would exceed {MAX_MAJOR_AMOUNT} {line.deal.currency}."}
+        )
     clean_model_fields(line, renamed=LINE_INPUT_NAMES)
     line.update_time = timezone.now()
     line.save()

@@ -146,6 +146,8 @@ def stage_delete(*, actor: Actor, stage_id: int, move_deals_to_stage_id: int | N
         )
     if move_deals_to_stage_id == stage_id:
         raise ValidationError({"move_deals_to_stage_id": "Choose another stage."})
+    if deal_ids:
+        resolve(stage_list(), move_deals_to_stage_id, field="move_deals_to_stage_id")
     for deal_id in deal_ids:
         deal_move_to_stage(actor=actor, deal_id=deal_id, stage_id=move_deals_to_stage_id)
     save_changes(
