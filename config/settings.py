@@ -36,6 +36,11 @@ INSTALLED_APPS = [
     "ruche.contacts",
     "ruche.catalog",
     "ruche.pipelines",
+    "ruche.forecasting",
+    "ruche.billing",
+    "ruche.transfer",
+    "ruche.integrations",
+    "ruche.web",
     "ruche.api",
 ]
 
@@ -92,7 +97,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
 
 LANGUAGE_CODE = os.environ.get("RUCHE_LANGUAGE", "fr")
 LANGUAGES = [("fr", "Français"), ("en", "English")]

@@ -3,6 +3,10 @@
 from ruche.api import activities, contacts, deals, directory, fields, products, search, structure
 from ruche.api.auth import api_auth
 from ruche.api.base import EnvelopeRenderer, ExactDecimalParser, RucheAPI, install_error_handlers
+from ruche.billing import api as billing_api
+from ruche.forecasting import api as forecasting_api
+from ruche.integrations import api as integrations_api
+from ruche.transfer import api as transfer_api
 
 api = RucheAPI(
     title="Ruche API",
@@ -18,3 +22,10 @@ api = RucheAPI(
 install_error_handlers(api)
 for module in (search, deals, contacts, products, structure, activities, fields, directory):
     api.add_router("/", module.router)
+for router in (
+    forecasting_api.router,
+    billing_api.router,
+    transfer_api.router,
+    integrations_api.router,
+):
+    api.add_router("/", router)
