@@ -169,37 +169,24 @@ def search_deals(request, params: Query[DealSearchParams]):
     return _page([(deals, _deal_item, "title")], term, params)
 
 
-@router.get(
-    "/persons/search", response=SearchPage, operation_id="searchPersons", summary="Search persons"
+def _add_search_route(entity: str, operation_id: str, search, present) -> None:
+    @router.get(
+        f"/{entity}s/search",
+        response=SearchPage,
+        operation_id=operation_id,
+        summary=f"Search {entity}s",
+    )
+    def search_entity(request, params: Query[SearchParams]):
+        term = _check_term(params)
+        found = search(request.auth, term=term, exact=params.exact_match)
+        return _page([(found, present, "name")], term, params)
+
+
+_add_search_route("person", "searchPersons", person_search, _person_item)
+_add_search_route("organization", "searchOrganization", organization_search, _organization_item)
+_add_search_route(
+    "product", "searchProducts", lambda user, **kw: product_search(**kw), _product_item
 )
-def search_persons(request, params: Query[SearchParams]):
-    term = _check_term(params)
-    persons = person_search(request.auth, term=term, exact=params.exact_match)
-    return _page([(persons, _person_item, "name")], term, params)
-
-
-@router.get(
-    "/organizations/search",
-    response=SearchPage,
-    operation_id="searchOrganization",
-    summary="Search organizations",
-)
-def search_organizations(request, params: Query[SearchParams]):
-    term = _check_term(params)
-    orgs = organization_search(request.auth, term=term, exact=params.exact_match)
-    return _page([(orgs, _organization_item, "name")], term, params)
-
-
-@router.get(
-    "/products/search",
-    response=SearchPage,
-    operation_id="searchProducts",
-    summary="Search products",
-)
-def search_products(request, params: Query[SearchParams]):
-    term = _check_term(params)
-    products = product_search(term=term, exact=params.exact_match)
-    return _page([(products, _product_item, "name")], term, params)
 
 
 ITEM_TYPES = ("deal", "person", "organization", "product")

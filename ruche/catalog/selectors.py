@@ -2,18 +2,12 @@ from django.db.models import Q, QuerySet
 
 from ruche.catalog.models import Product
 from ruche.core.exceptions import NotFound
+from ruche.core.selectors import filter_common
 
 
 def product_list(*, filters: dict) -> QuerySet[Product]:
     """Products are shared by the whole company: everyone sees the catalogue."""
-    products = Product.objects.filter(is_deleted=False)
-    if filters.get("ids"):
-        products = products.filter(pk__in=filters["ids"])
-    if filters.get("owner_id") is not None:
-        products = products.filter(owner_id=filters["owner_id"])
-    if filters.get("updated_since"):
-        products = products.filter(update_time__gte=filters["updated_since"])
-    return products
+    return filter_common(Product.objects.filter(is_deleted=False), filters, ("owner_id",))
 
 
 def access_product_by_id(product_id: int) -> Product:

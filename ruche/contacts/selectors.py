@@ -5,6 +5,7 @@ from django.db.models import Q, QuerySet
 from ruche.contacts.models import Organization, Person
 from ruche.core.exceptions import NotFound
 from ruche.core.permissions import restrict
+from ruche.core.selectors import filter_common
 
 
 def _access(queryset: QuerySet, pk: int, label: str):
@@ -22,20 +23,8 @@ def access_organization_by_id(user, organization_id: int) -> Organization:
     return _access(restrict(Organization.objects, user), organization_id, "Organization")
 
 
-def _common_filters(queryset: QuerySet, filters: dict) -> QuerySet:
-    if filters.get("ids"):
-        queryset = queryset.filter(pk__in=filters["ids"])
-    if filters.get("owner_id") is not None:
-        queryset = queryset.filter(owner_id=filters["owner_id"])
-    if filters.get("updated_since"):
-        queryset = queryset.filter(update_time__gte=filters["updated_since"])
-    if filters.get("updated_until"):
-        queryset = queryset.filter(update_time__lt=filters["updated_until"])
-    return queryset
-
-
 def person_list(user, *, filters: dict) -> QuerySet[Person]:
-    persons = _common_filters(restrict(Person.objects, user), filters)
+    persons = filter_common(restrict(Person.objects, user), filters, ("owner_id",))
     if filters.get("org_id") is not None:
         persons = persons.filter(org_id=filters["org_id"])
     if filters.get("deal_id") is not None:
@@ -44,7 +33,7 @@ def person_list(user, *, filters: dict) -> QuerySet[Person]:
 
 
 def organization_list(user, *, filters: dict) -> QuerySet[Organization]:
-    return _common_filters(restrict(Organization.objects, user), filters)
+    return filter_common(restrict(Organization.objects, user), filters, ("owner_id",))
 
 
 def person_search(user, *, term: str, exact: bool = False) -> QuerySet[Person]:

@@ -4,6 +4,7 @@ from django.db.models import Q, QuerySet
 
 from ruche.core.exceptions import NotFound
 from ruche.core.permissions import linked_record_q, restrict, visibility_q
+from ruche.core.selectors import filter_common
 from ruche.pipelines.models import Activity, Deal, DealLine, Note, Pipeline, Stage
 
 
@@ -40,6 +41,9 @@ def note_queryset(user) -> QuerySet[Note]:
     return Note.objects.filter(linked_record_q(user), is_deleted=False)
 
 
+DEAL_FILTER_FIELDS = ("owner_id", "person_id", "org_id", "pipeline_id", "stage_id")
+
+
 def deal_list(user, *, filters: dict) -> QuerySet[Deal]:
     """Deals the user may see, filtered as Pipedrive's GET /deals filters them. `status` may
     name several statuses; "deleted" lists deleted deals."""
@@ -47,15 +51,7 @@ def deal_list(user, *, filters: dict) -> QuerySet[Deal]:
     deals = Deal.objects.filter(visibility_q(user), is_deleted="deleted" in statuses)
     if statuses - {"deleted"}:
         deals = deals.filter(status__in=statuses - {"deleted"})
-    for field in ("owner_id", "person_id", "org_id", "pipeline_id", "stage_id"):
-        if filters.get(field) is not None:
-            deals = deals.filter(**{field: filters[field]})
-    if filters.get("ids"):
-        deals = deals.filter(pk__in=filters["ids"])
-    if filters.get("updated_since"):
-        deals = deals.filter(update_time__gte=filters["updated_since"])
-    if filters.get("updated_until"):
-        deals = deals.filter(update_time__lt=filters["updated_until"])
+    deals = filter_common(deals, filters, DEAL_FILTER_FIELDS)
     return deals.select_related("lost_reason").prefetch_related("labels")
 
 
@@ -67,17 +63,9 @@ def access_activity_by_id(user, activity_id: int) -> Activity:
 
 
 def activity_list(user, *, filters: dict) -> QuerySet[Activity]:
-    activities = activity_queryset(user)
-    for field in ("owner_id", "deal_id", "person_id", "org_id", "done"):
-        if filters.get(field) is not None:
-            activities = activities.filter(**{field: filters[field]})
-    if filters.get("ids"):
-        activities = activities.filter(pk__in=filters["ids"])
-    if filters.get("updated_since"):
-        activities = activities.filter(update_time__gte=filters["updated_since"])
-    if filters.get("updated_until"):
-        activities = activities.filter(update_time__lt=filters["updated_until"])
-    return activities
+    return filter_common(
+        activity_queryset(user), filters, ("owner_id", "deal_id", "person_id", "org_id", "done")
+    )
 
 
 def access_note_by_id(user, note_id: int) -> Note:
@@ -88,11 +76,7 @@ def access_note_by_id(user, note_id: int) -> Note:
 
 
 def note_list(user, *, filters: dict) -> QuerySet[Note]:
-    notes = note_queryset(user)
-    for field in ("deal_id", "person_id", "org_id"):
-        if filters.get(field) is not None:
-            notes = notes.filter(**{field: filters[field]})
-    return notes
+    return filter_common(note_queryset(user), filters, ("deal_id", "person_id", "org_id"))
 
 
 def deal_search(user, *, term: str, exact: bool = False, filters: dict | None = None):
