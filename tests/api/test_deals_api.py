@@ -5,7 +5,7 @@ from django.core.cache import cache
 from django.test import Client, override_settings
 
 from ruche.core.history import Actor
-from ruche.core.models import ChangeRecord, Visibility
+from ruche.core.models import ChangeRecord, Lookup, Visibility
 from ruche.pipelines.models import Deal, DealLine, Pipeline
 from ruche.pipelines.services import deal_create, pipeline_create_standard
 
@@ -257,3 +257,26 @@ def test_history_is_written_in_the_same_transaction(api, deal):
     before = ChangeRecord.objects.count()
     api.patch(f"/deals/{deal.pk}", {"title": "x" * 300})
     assert ChangeRecord.objects.count() == before
+
+
+@pytest.mark.parametrize("count", [5, 60])
+def test_list_query_count_does_not_grow_with_deals(
+    api, admin_actor, stages, loss_reason, count, django_assert_max_num_queries
+):
+    label = Lookup.objects.filter(kind=Lookup.Kind.LABEL).first()
+    for index in range(count):
+        deal_create(
+            actor=admin_actor,
+            data={
+                "title": f"D{index}",
+                "label_ids": [label.pk],
+                "status": "lost",
+                "lost_reason_id": loss_reason.pk,
+            },
+        )
+    # token, its last-use stamp, deals, their labels, custom field definitions
+    with django_assert_max_num_queries(6):
+        page = api.get("/deals?limit=100").json()
+    assert len(page["data"]) == count
+    assert {deal["lost_reason"] for deal in page["data"]} == {loss_reason.name}
+    assert {tuple(deal["label_ids"]) for deal in page["data"]} == {(label.pk,)}
