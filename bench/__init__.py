@@ -1,0 +1,1 @@
+"""Ruche's benchmarks: `python -m bench` (or `make bench`)."""

@@ -1,0 +1,5 @@
+"""`python -m ruche ...` is the `ruche` command."""
+
+from ruche.cli import main
+
+main()

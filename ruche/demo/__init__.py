@@ -1,0 +1,1 @@
+"""Demo data: a realistic French company, generated fast and reproducibly (`ruche demo`)."""
