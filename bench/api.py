@@ -1,106 +1,55 @@
-"""API latency and throughput against a real `ruche serve` (gunicorn) on loopback.
+"""API latency and throughput against `ruche serve` (gunicorn) on loopback.
 
-Latency is measured by one client sending requests one after the other (p50/p95 over N
-samples); throughput by wrk with several connections on GET one deal. The server runs with
-the rate limit lifted, so the figures are the server's own.
+Latency: one client sends requests one after another, a new connection each, as a script or an
+integration would; figures are per-request seconds (median, p95). Throughput: wrk (Debian
+package) with 2 threads and 16 connections on GET one deal. The server runs with the rate limit
+lifted, so the figures are the server's own.
 """
 
-import contextlib
-import http.client
 import json
 import os
 import random
 import re
 import shutil
-import socket
-import statistics
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
+import urllib.request
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.harness import summarize
+
 SAMPLES = int(os.environ.get("RUCHE_BENCH_SAMPLES", "300"))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def running_server(env: dict[str, str], workers: int = 2) -> Iterator[int]:
-    """`ruche serve` on a free port, stopped on exit."""
-    port = _free_port()
-    server_env = os.environ | env | {"RUCHE_API_RATE_LIMIT": "100000000"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ruche", "serve", "--port", str(port), "--workers", str(workers)],
-        cwd=ROOT,
-        env=server_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            time.sleep(0.2)
-        else:
-            raise RuntimeError("ruche serve did not start within 60 s")
-        yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def percentiles(samples_ms: list[float]) -> dict[str, float]:
-    ordered = sorted(samples_ms)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {
-        "p50_ms": round(statistics.median(ordered), 2),
-        "p95_ms": round(p95, 2),
-        "samples": len(ordered),
-    }
-
-
 class Client:
-    """One keep-alive-less HTTP client, as a script or an integration would be."""
+    def __init__(self, base: str, token: str):
+        self.base, self.token = base, token
 
-    def __init__(self, port: int, token: str):
-        self.port, self.token = port, token
-
-    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict, float]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        headers = {"x-api-token": self.token, "Content-Type": "application/json"}
+    def call(self, method: str, path: str, body: dict | None = None) -> tuple[dict, float]:
+        """The decoded JSON and the seconds the request took; a non-2xx answer fails."""
+        request = urllib.request.Request(
+            f"{self.base}/api/v2{path}",
+            method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={"x-api-token": self.token, "Content-Type": "application/json"},
+        )
         started = time.perf_counter()
-        connection.request(method, f"/api/v2{path}", json.dumps(body) if body else None, headers)
-        response = connection.getresponse()
-        payload = response.read()
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        connection.close()
-        if response.status >= 400:
-            raise RuntimeError(f"{method} {path}: {response.status} {payload[:200]!r}")
-        return response.status, json.loads(payload), elapsed_ms
+        with urllib.request.urlopen(request, timeout=30) as response:
+            payload = response.read()
+        return json.loads(payload), time.perf_counter() - started
 
-    def timed(self, method: str, paths: list[str], body=None) -> dict[str, float]:
-        self.request(method, paths[0], body)  # warm-up
-        return percentiles([self.request(method, path, body)[2] for path in paths])
-
-
-def cursor_after(deal_id: int) -> str:
-    from ruche.api.pagination import encode_cursor
-
-    return encode_cursor(deal_id, deal_id)
+    def timed(self, method: str, paths: list[str], bodies: list | None = None) -> dict:
+        self.call(method, paths[0], bodies[0] if bodies else None)  # warm-up
+        return summarize(
+            [
+                self.call(method, path, bodies[i] if bodies else None)[1]
+                for i, path in enumerate(paths)
+            ]
+        )
 
 
-def wrk_requests_per_second(port: int, token: str, path: str, seconds: int = 10) -> float | None:
-    """GET throughput with wrk (Debian package) on loopback: 2 threads, 16 connections."""
+def wrk_requests_per_second(base: str, token: str, path: str, seconds: int = 10) -> float:
     if shutil.which("wrk") is None:
-        return None
+        raise SystemExit("wrk is missing: `make bench` installs it (Debian package wrk).")
     result = subprocess.run(
         [
             "wrk",
@@ -109,37 +58,43 @@ def wrk_requests_per_second(port: int, token: str, path: str, seconds: int = 10)
             f"-d{seconds}s",
             "-H",
             f"x-api-token: {token}",
-            f"http://127.0.0.1:{port}/api/v2{path}",
+            f"{base}/api/v2{path}",
         ],
         capture_output=True,
         text=True,
         check=True,
     )
-    match = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", result.stdout)
-    if non_2xx:
-        raise RuntimeError(f"wrk saw {non_2xx[1]} error responses")
-    return float(match[1]) if match else None
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", result.stdout)
+    if errors:
+        raise SystemExit(f"wrk saw {errors[1]} error responses:\n{result.stdout}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)[1])
 
 
-def measure(port: int, token: str, deal_ids: list[int], stage_ids: list[int]) -> dict:
-    """The figures the core issue asks for, on a database already holding the demo data."""
-    client = Client(port, token)
+def measure(base: str, token: str) -> dict:
+    """The core issue's figures: the deals list on its first page and on a page 90 % deep,
+    GET one deal, PATCH a deal's stage, and GET-one-deal throughput."""
+    from ruche.api.cursors import encode_cursor
+
+    client = Client(base, token)
     rng = random.Random(7)
-    ids = sorted(deal_ids)
-    deep_start = ids[int(len(ids) * 0.9)]
-    one_deal = [f"/deals/{rng.choice(ids)}" for _ in range(SAMPLES)]
-    figures = {
-        "list_first_page": client.timed("GET", ["/deals?limit=100"] * SAMPLES),
-        "list_deep_page": client.timed(
-            "GET", [f"/deals?limit=100&cursor={cursor_after(deep_start)}"] * SAMPLES
+    newest = client.call("GET", "/deals?sort_by=id&sort_direction=desc&limit=1")[0]["data"][0]
+    last_id = newest["id"]
+    stage_ids = [
+        stage["id"]
+        for stage in client.call("GET", f"/stages?pipeline_id={newest['pipeline_id']}")[0]["data"]
+    ]
+    deep_cursor = encode_cursor(int(last_id * 0.9), int(last_id * 0.9))
+    one_deal = [f"/deals/{rng.randint(1, last_id)}" for _ in range(SAMPLES)]
+    return {
+        "GET /deals?limit=100, first page": client.timed("GET", ["/deals?limit=100"] * SAMPLES),
+        "GET /deals?limit=100, page at 90 % depth": client.timed(
+            "GET", [f"/deals?limit=100&cursor={deep_cursor}"] * SAMPLES
         ),
-        "get_one_deal": client.timed("GET", one_deal),
+        "GET /deals/{id}": client.timed("GET", one_deal),
+        "PATCH /deals/{id} stage_id": client.timed(
+            "PATCH", one_deal, [{"stage_id": rng.choice(stage_ids)} for _ in one_deal]
+        ),
+        "GET /deals/{id} requests/s (wrk, 16 connections)": wrk_requests_per_second(
+            base, token, one_deal[0]
+        ),
     }
-    patch_samples = []
-    for index in range(SAMPLES):
-        body = {"stage_id": stage_ids[index % len(stage_ids)]}
-        patch_samples.append(client.request("PATCH", f"/deals/{rng.choice(ids)}", body)[2])
-    figures["patch_stage"] = percentiles(patch_samples)
-    figures["get_one_deal_rps"] = wrk_requests_per_second(port, token, one_deal[0])
-    return figures

@@ -1,16 +1,12 @@
 """Cursor pagination on (sort field, id): a page costs the same at any depth, and rows added
 or changed meanwhile never shift a page. Cursors are opaque base64url JSON."""
 
-import base64
-import binascii
-import datetime as dt
-import json
-from typing import Any, Literal
+from typing import Literal
 
 from django.db.models import Q, QuerySet
 from ninja import Field, Schema
 
-from ruche.core.exceptions import ValidationError
+from ruche.api.cursors import decode_cursor, encode_cursor
 
 MAX_LIMIT = 500
 
@@ -23,24 +19,6 @@ class PageParams(Schema):
 class SortedPageParams(PageParams):
     sort_by: Literal["id", "update_time", "add_time"] = "id"
     sort_direction: Literal["asc", "desc"] = "asc"
-
-
-def encode_cursor(value: Any, pk: int) -> str:
-    raw = json.dumps(
-        {"v": value.isoformat() if isinstance(value, dt.datetime) else value, "id": pk}
-    )
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str, sort_by: str) -> tuple[Any, int]:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        value, pk = data["v"], int(data["id"])
-        if sort_by != "id":
-            value = dt.datetime.fromisoformat(value).astimezone(dt.UTC)
-        return value, pk
-    except (ValueError, KeyError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
-        raise ValidationError({"cursor": "Invalid cursor; use next_cursor as given."}) from None
 
 
 def paginate(
@@ -56,7 +34,7 @@ def paginate(
     prefix = "-" if descending else ""
     order = [f"{prefix}{sort_by}"] + ([] if sort_by == "id" else [f"{prefix}id"])
     if cursor:
-        value, pk = _decode(cursor, sort_by)
+        value, pk = decode_cursor(cursor, sort_by)
         after = "lt" if descending else "gt"
         if sort_by == "id":
             queryset = queryset.filter(**{f"id__{after}": pk})
