@@ -1,7 +1,56 @@
 from django.urls import path
-from django.views.generic import RedirectView
+
+from ruche.web.views import auth, board, contacts, deal_parts, deals, lists, quick_add
 
 app_name = "web"
 urlpatterns = [
-    path("", RedirectView.as_view(url="/api/v2/docs", permanent=False), name="home"),
+    path("", board.board_home, name="home"),
+    # Signing in
+    path("login/", auth.sign_in, name="login"),
+    path("logout/", auth.sign_out, name="logout"),
+    path("password-reset/", auth.password_reset, name="password_reset"),
+    path("password-reset/sent/", auth.password_reset_done, name="password_reset_done"),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        auth.password_reset_confirm,
+        name="password_reset_confirm",
+    ),
+    path("password-reset/done/", auth.password_reset_complete, name="password_reset_complete"),
+    path("language/", auth.set_language, name="set_language"),
+    # Board
+    path("board/", board.board_home, name="board_home"),
+    path("pipelines/<int:pipeline_id>/board/", board.board, name="board"),
+    path("pipelines/<int:pipeline_id>/board/summary/", board.board_summary, name="board_summary"),
+    path(
+        "pipelines/<int:pipeline_id>/board/stages/<int:stage_id>/",
+        board.board_column,
+        name="board_column",
+    ),
+    # Deals
+    path("deals/", lists.deal_list_page, name="deals"),
+    path("deals/export.csv", lists.deal_export, name="deals_export"),
+    path("deals/<int:deal_id>/", deals.deal_detail, name="deal"),
+    path("deals/<int:deal_id>/fields/<str:name>/", deals.deal_field, name="deal_field"),
+    path("deals/<int:deal_id>/move/", deals.deal_move, name="deal_move"),
+    path("deals/<int:deal_id>/status/", deals.deal_status, name="deal_status"),
+    path("deals/<int:deal_id>/history/", deals.deal_history, name="deal_history"),
+    path("deals/<int:deal_id>/lines/", deal_parts.line_save, name="deal_lines"),
+    path("deals/<int:deal_id>/lines/<int:line_id>/", deal_parts.line_save, name="deal_line"),
+    path(
+        "deals/<int:deal_id>/lines/<int:line_id>/remove/",
+        deal_parts.line_remove,
+        name="deal_line_remove",
+    ),
+    path("deals/<int:deal_id>/activities/", deal_parts.activity_add, name="deal_activities"),
+    path("activities/<int:activity_id>/done/", deal_parts.activity_done, name="activity_done"),
+    path("deals/<int:deal_id>/notes/", deal_parts.note_add, name="deal_notes"),
+    # Contacts
+    path(
+        "organizations/<int:organization_id>/",
+        contacts.organization_detail,
+        name="organization",
+    ),
+    path("persons/<int:person_id>/", contacts.person_detail, name="person"),
+    # Quick add
+    path("quick-add/<str:kind>/", quick_add.quick_add, name="quick_add"),
 ]

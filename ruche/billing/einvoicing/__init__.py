@@ -1,0 +1,1 @@
+"""Factur-X: the CII XML, the PDF/A-3b documents and their offline validation."""

@@ -1,0 +1,153 @@
+"""The pipeline board: one column per stage, loaded lazily page by page, with the column
+totals computed by one GROUP BY query."""
+
+import datetime as dt
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, F, Sum
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from ruche.accounts.models import Team
+from ruche.api.pagination import paginate
+from ruche.core.exceptions import ValidationError
+from ruche.core.models import Lookup
+from ruche.core.money import round_half_up
+from ruche.pipelines.models import Deal, Pipeline, Stage
+from ruche.pipelines.selectors import pipeline_list, stage_list
+from ruche.web import formatting
+from ruche.web.filters import DealFilters
+from ruche.web.views.common import STATUS_LABELS, web_view
+
+PAGE_SIZE = 20
+
+
+def _pipeline(pipeline_id: int) -> Pipeline:
+    pipeline = pipeline_list().filter(pk=pipeline_id).first()
+    if pipeline is None:
+        raise Http404
+    return pipeline
+
+
+def is_rotting(deal: Deal, stage: Stage, now: dt.datetime) -> bool:
+    """Idle longer than the stage allows since it entered the stage or its last activity."""
+    if deal.status != Deal.Status.OPEN or stage.days_to_rotten is None:
+        return False
+    idle_since = deal.stage_change_time
+    if deal.last_activity_date is not None:
+        day_start = timezone.make_aware(dt.datetime.combine(deal.last_activity_date, dt.time.min))
+        idle_since = max(idle_since, day_start)
+    return now - idle_since > dt.timedelta(days=stage.days_to_rotten)
+
+
+def stage_summaries(user, pipeline: Pipeline, filters: DealFilters, stages: list[Stage]) -> dict:
+    """{stage_id: {"count", "total", "weighted"}}, amounts as formatted text per currency."""
+    rows = (
+        filters.deals(user)
+        .filter(pipeline=pipeline)
+        .order_by()
+        .values("stage_id", "currency")
+        .annotate(
+            count=Count("id"),
+            total=Sum("value_minor"),
+            weighted=Sum(F("value_minor") * Coalesce("probability", "stage__deal_probability")),
+        )
+    )
+    summaries = {stage.pk: {"count": 0, "total": [], "weighted": []} for stage in stages}
+    for row in rows:
+        summary = summaries.get(row["stage_id"])
+        if summary is None:
+            continue
+        summary["count"] += row["count"]
+        summary["total"].append(formatting.money(row["total"] or 0, row["currency"]))
+        weighted = round_half_up(Decimal(row["weighted"] or 0) / 100)
+        summary["weighted"].append(formatting.money(weighted, row["currency"]))
+    return summaries
+
+
+def board_context(request: HttpRequest, pipeline: Pipeline) -> dict:
+    filters = DealFilters.from_params(request.GET)
+    stages = list(stage_list(pipeline.pk))
+    return {
+        "pipeline": pipeline,
+        "stages": stages,
+        "filters": filters,
+        "query": filters.querystring(board=True),
+        "summaries": stage_summaries(request.user, pipeline, filters, stages),
+    }
+
+
+@web_view
+def board_home(request: HttpRequest) -> HttpResponse:
+    pipeline = pipeline_list().first()
+    if pipeline is None:
+        raise Http404
+    query = request.GET.urlencode()
+    return redirect(f"/pipelines/{pipeline.pk}/board/" + (f"?{query}" if query else ""))
+
+
+@web_view
+def board(request: HttpRequest, pipeline_id: int) -> HttpResponse:
+    pipeline = _pipeline(pipeline_id)
+    context = board_context(request, pipeline) | {
+        "pipelines": list(pipeline_list()),
+        "owners": list(get_user_model().objects.filter(is_active=True).order_by("name", "email")),
+        "labels": list(Lookup.objects.filter(kind=Lookup.Kind.LABEL, is_active=True)),
+        "teams": list(Team.objects.order_by("name")),
+        "loss_reasons": list(Lookup.objects.filter(kind=Lookup.Kind.LOSS_REASON, is_active=True)),
+        "status_labels": STATUS_LABELS,
+    }
+    return render(request, "web/board/board.html", context)
+
+
+@web_view
+def board_summary(request: HttpRequest, pipeline_id: int) -> HttpResponse:
+    """The column headers alone, refreshed after a card moves."""
+    return render(request, "web/board/summary.html", board_context(request, _pipeline(pipeline_id)))
+
+
+@web_view
+def board_column(request: HttpRequest, pipeline_id: int, stage_id: int) -> HttpResponse:
+    """One page of a column's cards, newest first, and the button for the next page."""
+    pipeline = _pipeline(pipeline_id)
+    stages = list(stage_list(pipeline.pk))
+    stage = next((s for s in stages if s.pk == stage_id), None)
+    if stage is None:
+        raise Http404
+    filters = DealFilters.from_params(request.GET)
+    deals = (
+        filters.deals(request.user)
+        .filter(pipeline=pipeline, stage=stage)
+        .select_related("org", "owner", "next_activity")
+    )
+    try:
+        cards, next_cursor = paginate(
+            deals,
+            limit=PAGE_SIZE,
+            cursor=request.GET.get("cursor"),
+            sort_by="id",
+            sort_direction="desc",
+        )
+    except ValidationError as error:
+        return HttpResponse(str(error), status=400, content_type="text/plain")
+    now, today = timezone.now(), timezone.localdate()
+    for deal in cards:
+        deal.stage = stage
+        deal.rotting = is_rotting(deal, stage, now)
+        deal.overdue = deal.next_activity_date is not None and deal.next_activity_date < today
+    return render(
+        request,
+        "web/board/column.html",
+        {
+            "pipeline": pipeline,
+            "stage": stage,
+            "stages": stages,
+            "cards": cards,
+            "next_cursor": next_cursor,
+            "query": filters.querystring(board=True),
+            "board_url": f"/pipelines/{pipeline.pk}/board/?{filters.querystring(board=True)}",
+        },
+    )
