@@ -160,7 +160,11 @@ def _add_routes(prefix: str, entity: str, writable: bool) -> None:
     )
     def list_fields(request, page: Query[PageParams]):
         fields = _all_fields(entity)
-        start = int(page.cursor) if page.cursor and page.cursor.isdigit() else 0
+        start = (
+            int(page.cursor)
+            if page.cursor and page.cursor.isascii() and page.cursor.isdigit()
+            else 0
+        )
         end = start + page.limit
         return {
             "success": True,

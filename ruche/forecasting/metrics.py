@@ -1,0 +1,873 @@
+"""The indicators of docs/metrics.md, each computed in the database.
+
+Every indicator starts from the deals the user may see (`ruche.pipelines.selectors.deal_list`,
+the one visibility rule), narrows them with the filters, and runs one GROUP BY per indicator:
+the period bucket (ruche.forecasting.periods), the group (owner, team, ...) and, for amounts,
+the currency and the exchange-rate period. Only those group rows come back to Python, where
+each is converted to the reporting currency once (ruche.core.currency) and the rows of one
+(period, group) are added up. No loop ever runs over deals.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Coalesce, RowNumber
+from django.utils import timezone
+
+from ruche.accounts.models import Company
+from ruche.core.currency import MissingRate, rate_on
+from ruche.core.exceptions import NotFound, ValidationError
+from ruche.core.models import ExchangeRate
+from ruche.core.money import minor_exponent, round_half_up, to_major, validate_currency
+from ruche.forecasting.periods import (
+    bucket_expression,
+    bucket_period,
+    check_day,
+    day_bounds,
+    fiscal_start_month,
+    local_day_expression,
+    validate_interval,
+)
+from ruche.pipelines.models import Deal, DealLine, StageEntry
+from ruche.pipelines.selectors import deal_list
+
+Status = Deal.Status
+
+# group_by name -> the deal field it groups on.
+GROUPS = {
+    "owner": "owner_id",
+    "team": "owner__team_id",
+    "pipeline": "pipeline_id",
+    "stage": "stage_id",
+    "source": "source_id",
+    "industry": "org__industry",
+    "revenue_type": "revenue_type",
+    "forecast_category": "forecast_category_id",
+    "product": None,  # line-based: won_revenue, average_deal_value, pipeline, expected_revenue
+}
+LINE_BASED = {"won_revenue", "deals_won", "pipeline", "expected_revenue"}
+MICROSECONDS_PER_DAY = Decimal(86_400_000_000)
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    """The filters, interval and grouping every indicator accepts. Dates are inclusive days
+    in the company's time zone; None leaves that side open."""
+
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    interval: str | None = None
+    group_by: str | None = None
+    pipeline_id: int | None = None
+    owner_id: int | None = None
+    team_id: int | None = None
+    stage_id: int | None = None
+    currency: str | None = None  # only deals in this currency, reported in it unconverted
+    fiscal_start: int | None = None  # read from the company once, by validated()
+
+    def validated(self) -> MetricQuery:
+        validate_interval(self.interval)
+        check_day(self.date_from, "from")
+        check_day(self.date_to, "to")
+        if self.group_by is not None and self.group_by not in GROUPS:
+            raise ValidationError(
+                {"group_by": f"One of {', '.join(GROUPS)}, not {self.group_by!r}."}
+            )
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValidationError({"from": "`from` is after `to`."})
+        currency = None if self.currency is None else validate_currency(self.currency)
+        return replace(self, currency=currency, fiscal_start=fiscal_start_month())
+
+
+@dataclass
+class MetricResult:
+    indicator: str
+    currency: str | None
+    rows: list[dict] = field(default_factory=list)
+
+
+# The deals -----------------------------------------------------------------------------------
+
+
+def metric_deals(user, query: MetricQuery, *, history: bool = False) -> QuerySet[Deal]:
+    """The deals an indicator reads: visible to `user` (deal_list), not deleted, filtered.
+    History-based indicators filter pipeline and stage on the stage entries instead."""
+    filters = {"owner_id": query.owner_id}
+    if not history:
+        filters |= {"pipeline_id": query.pipeline_id, "stage_id": query.stage_id}
+    deals = deal_list(user, filters=filters).select_related(None).prefetch_related(None)
+    if query.team_id is not None:
+        deals = deals.filter(owner__team_id=query.team_id)
+    if query.currency is not None:
+        deals = deals.filter(currency=query.currency)
+    return deals
+
+
+def _in_range(field_name: str, query: MetricQuery, *, is_datetime: bool) -> Q:
+    if is_datetime:
+        start, end = day_bounds(query.date_from, query.date_to)
+        lookups = {"gte": start, "lt": end}
+    else:
+        lookups = {"gte": query.date_from, "lte": query.date_to}
+    return Q(**{f"{field_name}__{op}": v for op, v in lookups.items() if v is not None})
+
+
+def _keys(query: MetricQuery, date_field: str, *, is_datetime: bool, prefix: str = "") -> dict:
+    """The GROUP BY expressions: the period bucket and the group, as present."""
+    keys = {}
+    if query.interval:
+        keys["bucket"] = bucket_expression(
+            date_field, query.interval, is_datetime=is_datetime, start_month=query.fiscal_start
+        )
+    if query.group_by:
+        keys["grp"] = F(f"{prefix}{GROUPS[query.group_by]}")
+    return keys
+
+
+def _row_head(query: MetricQuery, key: tuple) -> dict:
+    bucket, group = key
+    if query.interval and bucket is None:
+        start = end = label = None  # no date to bucket by (an open deal without a close date)
+    elif query.interval:
+        period = bucket_period(query.interval, bucket, query.fiscal_start or fiscal_start_month())
+        start, end, label = period.start, period.end, period.label
+    else:
+        start, end, label = query.date_from, query.date_to, None
+    head = {"period_start": start, "period_end": end, "period_label": label}
+    if query.group_by:
+        head["group_by"] = query.group_by
+        head["group"] = group
+    return head
+
+
+def _sort_key(key: tuple):
+    bucket, group = key
+    return (bucket is not None, bucket or 0, group is not None, str(group or ""))
+
+
+def _key_of(row: dict) -> tuple:
+    """(bucket, group); with a second grouping ("grp2"), the group is the pair."""
+    if "grp2" in row:
+        return (row.get("bucket"), (row.get("grp"), row["grp2"]))
+    return (row.get("bucket"), row.get("grp"))
+
+
+# Money: sums per currency and rate period, converted once per group row ------------------------
+
+
+def _rate_from(prefix: str, day) -> Subquery:
+    """The first day of the exchange rate in force on `day` for the deal's currency."""
+    return Subquery(
+        ExchangeRate.objects.filter(
+            currency=OuterRef(f"{prefix}currency"),
+            quote_currency=Company.current().currency,
+            valid_from__lte=OuterRef(day) if isinstance(day, str) else day,
+        )
+        .order_by("-valid_from")
+        .values("valid_from")[:1]
+    )
+
+
+class Converter:
+    """Converts grouped sums to the reporting currency: each (currency, rate period) group is
+    multiplied by its rate and rounded half up once. A missing rate raises MissingRate naming
+    the currency and the earliest day that needed it."""
+
+    def __init__(self, report_currency: str | None):
+        self.company_currency = Company.current().currency
+        self.quote = report_currency or self.company_currency
+        self._rates: dict = {}
+
+    def preload(self, rows: list[dict]) -> None:
+        """Read the rates the group rows name, all in one query."""
+        wanted = {
+            (row["cur"], row["rate_from"])
+            for row in rows
+            if row["cur"] != self.quote and row["rate_from"] is not None
+        } - set(self._rates)
+        if not wanted:
+            return
+        condition = Q()
+        for code, valid_from in wanted:
+            condition |= Q(currency=code, valid_from=valid_from)
+        found = ExchangeRate.objects.filter(condition, quote_currency=self.quote)
+        for code, valid_from, rate in found.values_list("currency", "valid_from", "rate"):
+            self._rates[(code, valid_from)] = Decimal(rate)
+
+    def minor(self, amount: int, currency: str, rate_from, first_day, divisor: int = 1) -> int:
+        """`amount` / `divisor` minor units of `currency` in the reporting currency, rounded
+        half up once: the arithmetic of ruche.core.currency.convert."""
+        if currency == self.quote:
+            return round_half_up(Decimal(amount) / divisor)
+        if rate_from is None:
+            raise MissingRate(currency, self.quote, first_day)
+        key = (currency, rate_from)
+        if key not in self._rates:
+            self._rates[key] = rate_on(currency, rate_from, self.quote)
+        scale = Decimal(10) ** (minor_exponent(self.quote) - minor_exponent(currency))
+        return round_half_up(Decimal(amount) * self._rates[key] * scale / divisor)
+
+    def major(self, amount_minor: int) -> Decimal:
+        return to_major(amount_minor, self.quote)
+
+
+def _money_groups(
+    queryset: QuerySet,
+    *,
+    keys: dict,
+    prefix: str,
+    rate_day,
+    sums: dict,
+    counts: dict,
+) -> list[dict]:
+    """One SQL GROUP BY over (period, group, currency, rate period). `rate_day` names the
+    annotation holding each row's conversion day, or is that day itself."""
+    by_row = isinstance(rate_day, str)
+    rows = list(
+        queryset.annotate(
+            **keys, cur=F(f"{prefix}currency"), rate_from=_rate_from(prefix, rate_day)
+        )
+        .values(*keys, "cur", "rate_from")
+        .annotate(**({"first_day": Min(rate_day)} if by_row else {}), **sums, **counts)
+        .order_by()
+    )
+    if not by_row:
+        for row in rows:
+            row["first_day"] = rate_day
+    return rows
+
+
+def _convert_groups(
+    rows: list[dict], converter: Converter, *, money: dict[str, int], counts: tuple
+) -> dict[tuple, dict]:
+    """Add up the converted group rows per (period, group). `money` maps each summed column
+    to its divisor (100 for amounts weighted by a percentage)."""
+    merged: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys([*money, *counts], 0))
+    converter.preload(rows)
+    for row in rows:
+        target = merged[_key_of(row)]
+        for column, divisor in money.items():
+            amount = row[column] or 0
+            if amount:
+                target[column] += converter.minor(
+                    amount, row["cur"], row["rate_from"], row["first_day"], divisor
+                )
+        for column in counts:
+            target[column] += row[column] or 0
+    return merged
+
+
+# Won revenue ----------------------------------------------------------------------------------
+
+
+def _won(user, query: MetricQuery) -> QuerySet[Deal]:
+    return metric_deals(user, query).filter(
+        _in_range("won_time", query, is_datetime=True), status=Status.WON
+    )
+
+
+def won_totals(user, query: MetricQuery) -> tuple[Converter, dict[tuple, dict]]:
+    """{(bucket, group): {"deals": n, "amount": minor units}} of the deals won in the period,
+    each converted at the rate of its won day."""
+    converter = Converter(query.currency)
+    won = _won(user, query)
+    won_day = local_day_expression("won_time")
+    if query.group_by == "product":
+        return converter, _won_by_product(won, query, converter)
+    keys = _keys(query, "won_time", is_datetime=True)
+    rows = _money_groups(
+        won.annotate(won_day=won_day),
+        keys=keys,
+        prefix="",
+        rate_day="won_day",
+        sums={"amount": Sum("value_minor")},
+        counts={"deals": Count("pk")},
+    )
+    return converter, _convert_groups(rows, converter, money={"amount": 1}, counts=("deals",))
+
+
+def _won_by_product(won: QuerySet, query: MetricQuery, converter: Converter) -> dict:
+    """Line-based: each line's total under its product; a deal without lines counts its
+    value under no product (group None)."""
+    lines = DealLine.objects.filter(deal__in=won.values("pk")).annotate(
+        won_day=local_day_expression("deal__won_time")
+    )
+    keys = _keys(query, "deal__won_time", is_datetime=True)
+    keys["grp"] = F("product_id")
+    line_rows = _money_groups(
+        lines,
+        keys=keys,
+        prefix="deal__",
+        rate_day="won_day",
+        sums={"amount": Sum("total_minor")},
+        counts={"deals": Count("deal", distinct=True)},
+    )
+    bare = won.filter(lines__isnull=True).annotate(won_day=local_day_expression("won_time"))
+    bare_keys = _keys(replace(query, group_by=None), "won_time", is_datetime=True)
+    bare_keys["grp"] = Value(None, output_field=BigIntegerField())
+    bare_rows = _money_groups(
+        bare,
+        keys=bare_keys,
+        prefix="",
+        rate_day="won_day",
+        sums={"amount": Sum("value_minor")},
+        counts={"deals": Count("pk")},
+    )
+    return _convert_groups(line_rows + bare_rows, converter, money={"amount": 1}, counts=("deals",))
+
+
+def won_revenue(user, query: MetricQuery) -> MetricResult:
+    converter, totals = won_totals(user, query)
+    rows = [
+        _row_head(query, key)
+        | {"deals": value["deals"], "amount": converter.major(value["amount"])}
+        for key, value in sorted(totals.items(), key=lambda item: _sort_key(item[0]))
+    ]
+    return MetricResult("won_revenue", converter.quote, rows)
+
+
+def average_deal_value(user, query: MetricQuery) -> MetricResult:
+    """Won revenue ÷ deals won, rounded half up to the minor unit."""
+    if query.group_by == "product":
+        raise ValidationError({"group_by": "average_deal_value cannot be grouped by product."})
+    converter, totals = won_totals(user, query)
+    rows = [
+        _row_head(query, key)
+        | {
+            "deals": value["deals"],
+            "amount": converter.major(value["amount"]),
+            "average": converter.major(round_half_up(Decimal(value["amount"]) / value["deals"])),
+        }
+        for key, value in sorted(totals.items(), key=lambda item: _sort_key(item[0]))
+        if value["deals"]
+    ]
+    return MetricResult("average_deal_value", converter.quote, rows)
+
+
+# Open pipeline and expected revenue --------------------------------------------------------------
+
+
+def _probability():
+    return Coalesce("probability", "stage__deal_probability")
+
+
+def pipeline_totals(
+    user, query: MetricQuery, *, on: dt.date | None = None, also_by: str | None = None
+):
+    """{(bucket, group): {"deals", "value", "weighted"}} of the open deals expected to close in
+    the period (by expected_close_date), converted at the rate in force on `on` (today).
+    `also_by` adds a second grouping: the group is then the pair (group, also_by value)."""
+    on = on or timezone.localdate()
+    converter = Converter(query.currency)
+    open_deals = metric_deals(user, query).filter(
+        _in_range("expected_close_date", query, is_datetime=False), status=Status.OPEN
+    )
+    if query.group_by == "product":
+        lines = DealLine.objects.filter(deal__in=open_deals.values("pk"))
+        keys = _keys(query, "deal__expected_close_date", is_datetime=False)
+        keys["grp"] = F("product_id")
+        rows = _money_groups(
+            lines,
+            keys=keys,
+            prefix="deal__",
+            rate_day=on,
+            sums={
+                "value": Sum("total_minor"),
+                "weighted": Sum(
+                    F("total_minor")
+                    * Coalesce("deal__probability", "deal__stage__deal_probability")
+                ),
+            },
+            counts={"deals": Count("deal", distinct=True)},
+        )
+        bare = open_deals.filter(lines__isnull=True)
+        bare_keys = _keys(replace(query, group_by=None), "expected_close_date", is_datetime=False)
+        bare_keys["grp"] = Value(None, output_field=BigIntegerField())
+        rows += _pipeline_rows(bare, query, bare_keys, on)
+    else:
+        keys = _keys(query, "expected_close_date", is_datetime=False)
+        if also_by:
+            keys["grp2"] = F(GROUPS[also_by])
+        rows = _pipeline_rows(open_deals, query, keys, on)
+    merged = _convert_groups(
+        rows, converter, money={"value": 1, "weighted": 100}, counts=("deals",)
+    )
+    return converter, merged
+
+
+def _pipeline_rows(deals: QuerySet, query: MetricQuery, keys: dict, on: dt.date) -> list[dict]:
+    return _money_groups(
+        deals,
+        keys=keys,
+        prefix="",
+        rate_day=on,
+        sums={
+            "value": Sum("value_minor"),
+            "weighted": Sum(F("value_minor") * _probability()),
+        },
+        counts={"deals": Count("pk")},
+    )
+
+
+def pipeline(user, query: MetricQuery) -> MetricResult:
+    converter, totals = pipeline_totals(user, query)
+    rows = [
+        _row_head(query, key)
+        | {
+            "deals": value["deals"],
+            "value": converter.major(value["value"]),
+            "weighted_value": converter.major(value["weighted"]),
+        }
+        for key, value in sorted(totals.items(), key=lambda item: _sort_key(item[0]))
+    ]
+    return MetricResult("pipeline", converter.quote, rows)
+
+
+def expected_revenue(user, query: MetricQuery) -> MetricResult:
+    converter, totals = pipeline_totals(user, query)
+    rows = [
+        _row_head(query, key)
+        | {"deals": value["deals"], "amount": converter.major(value["weighted"])}
+        for key, value in sorted(totals.items(), key=lambda item: _sort_key(item[0]))
+    ]
+    return MetricResult("expected_revenue", converter.quote, rows)
+
+
+def forecast_categories(user, query: MetricQuery) -> MetricResult:
+    """The open pipeline by forecast category (Commit, Best case, Pipeline, ...)."""
+    if query.group_by not in (None, "forecast_category"):
+        raise ValidationError({"group_by": "forecast_categories is grouped by category only."})
+    result = pipeline(user, replace(query, group_by="forecast_category"))
+    return MetricResult("forecast_categories", result.currency, result.rows)
+
+
+# Counts: conversion ---------------------------------------------------------------------------
+
+
+def _rate(numerator: int, denominator: int) -> Decimal | None:
+    """A percentage with two decimals, rounded half up; None when nothing to divide by."""
+    if not denominator:
+        return None
+    return (Decimal(100 * numerator) / denominator).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def _count_rows(queryset: QuerySet, keys: dict, counts: dict) -> dict[tuple, dict]:
+    if not keys:
+        totals = queryset.aggregate(**counts)
+        return {(None, None): totals} if any(totals.values()) else {}
+    rows = queryset.annotate(**keys).values(*keys).annotate(**counts).order_by()
+    return {_key_of(row): row for row in rows}
+
+
+def _product_refused(indicator: str, query: MetricQuery) -> None:
+    if query.group_by == "product":
+        raise ValidationError({"group_by": f"{indicator} cannot be grouped by product."})
+
+
+def conversion_totals(user, query: MetricQuery) -> dict[tuple, dict]:
+    closed = metric_deals(user, query).filter(
+        _in_range("close_time", query, is_datetime=True), status__in=[Status.WON, Status.LOST]
+    )
+    return _count_rows(
+        closed,
+        _keys(query, "close_time", is_datetime=True),
+        {
+            "won": Count("pk", filter=Q(status=Status.WON)),
+            "lost": Count("pk", filter=Q(status=Status.LOST)),
+        },
+    )
+
+
+def conversion_rate(user, query: MetricQuery) -> MetricResult:
+    """won ÷ (won + lost) among the deals closed in the period (their current status)."""
+    _product_refused("conversion_rate", query)
+    rows = [
+        _row_head(query, key)
+        | {"won": v["won"], "lost": v["lost"], "rate": _rate(v["won"], v["won"] + v["lost"])}
+        for key, v in sorted(conversion_totals(user, query).items(), key=lambda i: _sort_key(i[0]))
+    ]
+    return MetricResult("conversion_rate", None, rows)
+
+
+def cohort_totals(user, query: MetricQuery) -> dict[tuple, dict]:
+    created = metric_deals(user, query).filter(_in_range("add_time", query, is_datetime=True))
+    return _count_rows(
+        created,
+        _keys(query, "add_time", is_datetime=True),
+        {
+            "created": Count("pk"),
+            "won": Count("pk", filter=Q(status=Status.WON)),
+            "lost": Count("pk", filter=Q(status=Status.LOST)),
+            "open": Count("pk", filter=Q(status=Status.OPEN)),
+        },
+    )
+
+
+def cohort_conversion(user, query: MetricQuery) -> MetricResult:
+    """Of the deals created in the period, the share won by now: won ÷ created."""
+    _product_refused("cohort_conversion", query)
+    rows = [
+        _row_head(query, key)
+        | {
+            "created": v["created"],
+            "won": v["won"],
+            "lost": v["lost"],
+            "open": v["open"],
+            "rate": _rate(v["won"], v["created"]),
+        }
+        for key, v in sorted(cohort_totals(user, query).items(), key=lambda i: _sort_key(i[0]))
+    ]
+    return MetricResult("cohort_conversion", None, rows)
+
+
+# Sales cycle: median days from creation to won ------------------------------------------------
+
+
+def _days(delta) -> Decimal:
+    if isinstance(delta, dt.timedelta):
+        micro = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+        return Decimal(micro) / MICROSECONDS_PER_DAY
+    return Decimal(delta)
+
+
+def cycle_totals(user, query: MetricQuery) -> dict[tuple, dict]:
+    """{(bucket, group): {"deals", "median_days"}}: the median is found in SQL with window
+    functions (ROW_NUMBER and COUNT over each group); only the one or two middle rows of each
+    group come back, and their mean is the median."""
+    keys = _keys(query, "won_time", is_datetime=True)
+    won = _won(user, query).annotate(
+        **keys,
+        won_day=local_day_expression("won_time"),
+        add_day=local_day_expression("add_time"),
+    )
+    won = won.annotate(
+        days=ExpressionWrapper(F("won_day") - F("add_day"), output_field=DurationField())
+    )
+    partition = [F(key) for key in keys] or None
+    ranked = won.annotate(
+        rn=Window(RowNumber(), partition_by=partition, order_by=[F("days").asc(), F("pk").asc()]),
+        cnt=Window(Count("pk"), partition_by=partition),
+    )
+    middle = ranked.filter(rn__gte=(F("cnt") + 1) / 2, rn__lte=(F("cnt") + 2) / 2).values(
+        *keys, "days", "cnt"
+    )
+    found: dict[tuple, dict] = {}
+    for row in middle:
+        entry = found.setdefault(_key_of(row), {"deals": row["cnt"], "middle": []})
+        entry["middle"].append(_days(row["days"]))
+    return {
+        key: {"deals": v["deals"], "median_days": sum(v["middle"]) / len(v["middle"])}
+        for key, v in found.items()
+    }
+
+
+def sales_cycle(user, query: MetricQuery) -> MetricResult:
+    _product_refused("sales_cycle", query)
+    rows = [
+        _row_head(query, key)
+        | {"deals": v["deals"], "median_days": v["median_days"].quantize(Decimal("0.1"))}
+        for key, v in sorted(cycle_totals(user, query).items(), key=lambda i: _sort_key(i[0]))
+    ]
+    return MetricResult("sales_cycle", None, rows)
+
+
+# Sales velocity --------------------------------------------------------------------------------
+
+
+def sales_velocity(user, query: MetricQuery) -> MetricResult:
+    """opportunities x win rate x average deal value ÷ cycle length: revenue per day.
+    Opportunities are the deals created in the period; the win rate, average value and cycle
+    are those of the deals closed (won) in the period. Each part is one of the queries above;
+    only their group rows are combined here."""
+    _product_refused("sales_velocity", query)
+    cohorts = cohort_totals(user, query)
+    conversions = conversion_totals(user, query)
+    converter, won = won_totals(user, query)
+    cycles = cycle_totals(user, query)
+    rows = []
+    for key in sorted(set(cohorts) | set(conversions) | set(won), key=_sort_key):
+        opportunities = cohorts.get(key, {}).get("created", 0)
+        closed = conversions.get(key, {"won": 0, "lost": 0})
+        decided = closed["won"] + closed["lost"]
+        won_here = won.get(key, {"deals": 0, "amount": 0})
+        cycle = cycles.get(key, {}).get("median_days")
+        velocity = None
+        if decided and won_here["deals"] and cycle:
+            per_day = (
+                Decimal(opportunities)
+                * closed["won"]
+                * won_here["amount"]
+                / (decided * won_here["deals"] * cycle)
+            )
+            velocity = converter.major(round_half_up(per_day))
+        rows.append(
+            _row_head(query, key)
+            | {
+                "opportunities": opportunities,
+                "win_rate": _rate(closed["won"], decided),
+                "average_value": converter.major(
+                    round_half_up(Decimal(won_here["amount"]) / won_here["deals"])
+                )
+                if won_here["deals"]
+                else None,
+                "cycle_days": None if cycle is None else cycle.quantize(Decimal("0.1")),
+                "velocity_per_day": velocity,
+            }
+        )
+    return MetricResult("sales_velocity", converter.quote, rows)
+
+
+# History: time in stage and stage-to-stage conversion -------------------------------------------
+
+
+def _entries(user, query: MetricQuery) -> QuerySet[StageEntry]:
+    entries = StageEntry.objects.filter(
+        deal__in=metric_deals(user, query, history=True).values("pk")
+    )
+    if query.pipeline_id is not None:
+        entries = entries.filter(pipeline_id=query.pipeline_id)
+    if query.stage_id is not None:
+        entries = entries.filter(stage_id=query.stage_id)
+    return entries
+
+
+def _history_keys(query: MetricQuery, date_field: str) -> dict:
+    keys = {"stage_key": F("stage_id")}
+    if query.interval:
+        keys["bucket"] = bucket_expression(
+            date_field, query.interval, is_datetime=True, start_month=query.fiscal_start
+        )
+    if query.group_by:
+        keys["grp"] = F(f"deal__{GROUPS[query.group_by]}")
+    return keys
+
+
+def _stage_sort(stage_orders: dict) -> Callable:
+    def key(item):
+        (bucket, group, stage_id), _ = item
+        return (*_sort_key((bucket, group)), stage_orders.get(stage_id, (0, 0)), stage_id)
+
+    return key
+
+
+def _stage_orders(stage_ids) -> dict:
+    from ruche.pipelines.models import Stage
+
+    return {
+        pk: (pipeline_id, order_nr)
+        for pk, pipeline_id, order_nr in Stage.objects.filter(pk__in=stage_ids).values_list(
+            "pk", "pipeline_id", "order_nr"
+        )
+    }
+
+
+def time_in_stage(user, query: MetricQuery) -> MetricResult:
+    """Per stage: the stays that ended in the period (a move out, or the deal's close for the
+    stage it was won or lost in) and their average length in days (two decimals)."""
+    _product_refused("time_in_stage", query)
+    ended = Coalesce(
+        "left_at",
+        Case(
+            When(deal__status__in=[Status.WON, Status.LOST], then=F("deal__close_time")),
+            default=None,
+        ),
+    )
+    entries = _entries(user, query).annotate(ended=ended).filter(ended__isnull=False)
+    entries = entries.filter(_in_range("ended", query, is_datetime=True))
+    keys = _history_keys(query, "ended")
+    rows = (
+        entries.annotate(**keys)
+        .values(*keys)
+        .annotate(
+            stays=Count("pk"),
+            total=Sum(
+                ExpressionWrapper(F("ended") - F("entered_at"), output_field=DurationField())
+            ),
+        )
+        .order_by()
+    )
+    found = {(r.get("bucket"), r.get("grp"), r["stage_key"]): r for r in rows}
+    orders = _stage_orders({key[2] for key in found})
+    result = []
+    for (bucket, group, stage_id), row in sorted(found.items(), key=_stage_sort(orders)):
+        average = _days(row["total"]) / row["stays"]
+        result.append(
+            _row_head(query, (bucket, group))
+            | {
+                "stage_id": stage_id,
+                "stays": row["stays"],
+                "average_days": average.quantize(Decimal("0.01"), ROUND_HALF_UP),
+            }
+        )
+    return MetricResult("time_in_stage", None, result)
+
+
+def stage_conversion(user, query: MetricQuery) -> MetricResult:
+    """Per stage, among the deals that entered it in the period: how many later entered a
+    further stage of the same pipeline (or were won in it), and how many are won."""
+    _product_refused("stage_conversion", query)
+    from django.db.models import Exists
+
+    later = StageEntry.objects.filter(
+        deal_id=OuterRef("deal_id"),
+        pipeline_id=OuterRef("pipeline_id"),
+        stage__order_nr__gt=OuterRef("stage__order_nr"),
+        entered_at__gte=OuterRef("entered_at"),
+    )
+    won_here = Q(deal__status=Status.WON, deal__pipeline_id=F("pipeline_id"))
+    entries = _entries(user, query).filter(_in_range("entered_at", query, is_datetime=True))
+    keys = _history_keys(query, "entered_at")
+    rows = (
+        entries.annotate(**keys, reached=Exists(later))
+        .values(*keys)
+        .annotate(
+            entered=Count("deal", distinct=True),
+            next=Count("deal", distinct=True, filter=Q(reached=True) | won_here),
+            won=Count("deal", distinct=True, filter=won_here),
+        )
+        .order_by()
+    )
+    found = {(r.get("bucket"), r.get("grp"), r["stage_key"]): r for r in rows}
+    orders = _stage_orders({key[2] for key in found})
+    result = [
+        _row_head(query, (bucket, group))
+        | {
+            "stage_id": stage_id,
+            "entered": row["entered"],
+            "reached_next": row["next"],
+            "won": row["won"],
+            "next_rate": _rate(row["next"], row["entered"]),
+            "won_rate": _rate(row["won"], row["entered"]),
+        }
+        for (bucket, group, stage_id), row in sorted(found.items(), key=_stage_sort(orders))
+    ]
+    return MetricResult("stage_conversion", None, result)
+
+
+# The catalogue ---------------------------------------------------------------------------------
+
+INDICATORS: dict[str, Callable[..., MetricResult]] = {
+    "won_revenue": won_revenue,
+    "deals_won": won_revenue,
+    "average_deal_value": average_deal_value,
+    "expected_revenue": expected_revenue,
+    "pipeline": pipeline,
+    "forecast_categories": forecast_categories,
+    "conversion_rate": conversion_rate,
+    "cohort_conversion": cohort_conversion,
+    "sales_cycle": sales_cycle,
+    "sales_velocity": sales_velocity,
+    "time_in_stage": time_in_stage,
+    "stage_conversion": stage_conversion,
+}
+
+
+def metric(user, indicator: str, query: MetricQuery) -> MetricResult:
+    """The one entry point the API, the web app and exports call."""
+    compute = INDICATORS.get(indicator)
+    if compute is None:
+        raise NotFound(f"Unknown indicator {indicator!r}. Known: {', '.join(INDICATORS)}.")
+    result = compute(user, query.validated())
+    result.indicator = indicator
+    return result
+
+
+# Goals -----------------------------------------------------------------------------------------
+
+
+def goal_actuals(user, goal) -> tuple[str, dict[dt.date, int]]:
+    """What a goal counts, per period of its interval between its start and end days: a count,
+    or an amount in minor units of the company currency. (reporting currency, {period start:
+    actual}). The user's visibility applies, as everywhere."""
+    from ruche.forecasting.models import Goal
+    from ruche.pipelines.selectors import activity_queryset
+
+    start_month = fiscal_start_month()
+    query = MetricQuery(
+        date_from=goal.start_date,
+        date_to=goal.end_date,
+        interval=goal.interval,
+        owner_id=goal.user_id,
+        team_id=goal.team_id,
+        pipeline_id=goal.pipeline_id if goal.type != Goal.Type.DEALS_PROGRESSED else None,
+        fiscal_start=start_month,
+    )
+    converter = Converter(None)
+    by_value = goal.measure == Goal.Measure.VALUE
+    if goal.type == Goal.Type.DEALS_WON:
+        converter, totals = won_totals(user, query)
+        merged = {key: v["amount" if by_value else "deals"] for key, v in totals.items()}
+    elif goal.type == Goal.Type.DEALS_ADDED:
+        added = metric_deals(user, query).filter(_in_range("add_time", query, is_datetime=True))
+        rows = _money_groups(
+            added.annotate(add_day=local_day_expression("add_time")),
+            keys=_keys(query, "add_time", is_datetime=True),
+            prefix="",
+            rate_day="add_day",
+            sums={"amount": Sum("value_minor")},
+            counts={"deals": Count("pk")},
+        )
+        totals = _convert_groups(rows, converter, money={"amount": 1}, counts=("deals",))
+        merged = {key: v["amount" if by_value else "deals"] for key, v in totals.items()}
+    elif goal.type == Goal.Type.DEALS_PROGRESSED:
+        entries = StageEntry.objects.filter(
+            deal__in=metric_deals(user, query, history=True).values("pk"),
+            stage_id=goal.stage_id,
+        ).filter(_in_range("entered_at", query, is_datetime=True))
+        rows = _money_groups(
+            entries.annotate(entry_day=local_day_expression("entered_at")),
+            keys=_keys(query, "entered_at", is_datetime=True),
+            prefix="deal__",
+            rate_day="entry_day",
+            sums={"amount": Sum("deal__value_minor")},
+            counts={"moves": Count("pk")},
+        )
+        totals = _convert_groups(rows, converter, money={"amount": 1}, counts=("moves",))
+        merged = {key: v["amount" if by_value else "moves"] for key, v in totals.items()}
+    else:
+        activities = activity_queryset(user)
+        if goal.user_id is not None:
+            activities = activities.filter(owner_id=goal.user_id)
+        if goal.team_id is not None:
+            activities = activities.filter(owner__team_id=goal.team_id)
+        if goal.activity_type:
+            activities = activities.filter(type=goal.activity_type)
+        field = "add_time"
+        if goal.type == Goal.Type.ACTIVITIES_COMPLETED:
+            field = "marked_as_done_time"
+            activities = activities.filter(done=True)
+        activities = activities.filter(_in_range(field, query, is_datetime=True))
+        merged = {
+            key: row["n"]
+            for key, row in _count_rows(
+                activities, _keys(query, field, is_datetime=True), {"n": Count("pk")}
+            ).items()
+        }
+    actuals = {
+        bucket_period(goal.interval, bucket, start_month).start: value
+        for (bucket, _), value in merged.items()
+        if bucket is not None
+    }
+    return converter.quote, actuals

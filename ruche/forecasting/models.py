@@ -1,0 +1,192 @@
+"""Quotas (targets per rep or team and period) and forecasts (a rep's own call for a period,
+every revision kept, and managers' adjustments, also kept). Amounts are integer minor units."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from ruche.accounts.models import Team
+from ruche.core.models import AppendOnlyQuerySet, TimestampedModel
+
+
+class PeriodKind(models.TextChoices):
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
+class Quota(TimestampedModel):
+    """A target for one rep or one team over one month, fiscal quarter or fiscal year, named by
+    the period's first day."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="quotas"
+    )
+    period = models.CharField(max_length=8, choices=PeriodKind.choices)
+    period_start = models.DateField()
+    amount_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+
+    class Meta:
+        ordering = ["period_start", "period", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(user__isnull=False, team__isnull=True))
+                | (Q(user__isnull=True, team__isnull=False)),
+                name="quota_user_or_team",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "period", "period_start"],
+                condition=Q(user__isnull=False),
+                name="quota_unique_user_period",
+            ),
+            models.UniqueConstraint(
+                fields=["team", "period", "period_start"],
+                condition=Q(team__isnull=False),
+                name="quota_unique_team_period",
+            ),
+        ]
+
+
+class ForecastSubmission(models.Model):
+    """One revision of a rep's forecast for a period: append-only, numbered from 1."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="forecast_submissions"
+    )
+    period = models.CharField(max_length=8, choices=PeriodKind.choices)
+    period_start = models.DateField()
+    revision = models.PositiveIntegerField()
+    commit_minor = models.BigIntegerField()
+    best_case_minor = models.BigIntegerField(null=True, blank=True)
+    currency = models.CharField(max_length=3)
+    note = models.TextField(blank=True)
+    submitted_at = models.DateTimeField(default=timezone.now)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["user_id", "period_start", "revision"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "period", "period_start", "revision"],
+                name="forecast_unique_revision",
+            )
+        ]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise RuntimeError("Forecast revisions are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError("Forecast revisions are append-only.")
+
+
+class ForecastAdjustment(models.Model):
+    """A manager's adjustment of a rep's forecast for a period: append-only; the latest one
+    counts. Seen by managers and admins only, never by the rep."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="forecast_adjustments"
+    )
+    period = models.CharField(max_length=8, choices=PeriodKind.choices)
+    period_start = models.DateField()
+    revision = models.PositiveIntegerField()
+    amount_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    note = models.TextField(blank=True)
+    adjusted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    adjusted_at = models.DateTimeField(default=timezone.now)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["user_id", "period_start", "revision"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "period", "period_start", "revision"],
+                name="adjustment_unique_revision",
+            )
+        ]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise RuntimeError("Forecast adjustments are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError("Forecast adjustments are append-only.")
+
+
+class Goal(TimestampedModel):
+    """Pipedrive's goals: deals added, progressed to a stage or won (by count or by value),
+    activities added or completed, for a user, a team or the company, with a target per
+    interval (week, month, quarter, year) between two days."""
+
+    class Type(models.TextChoices):
+        DEALS_ADDED = "deals_added"
+        DEALS_PROGRESSED = "deals_progressed"
+        DEALS_WON = "deals_won"
+        ACTIVITIES_ADDED = "activities_added"
+        ACTIVITIES_COMPLETED = "activities_completed"
+
+    class Measure(models.TextChoices):
+        COUNT = "count"
+        VALUE = "value"
+
+    class Assignee(models.TextChoices):
+        USER = "user"
+        TEAM = "team"
+        COMPANY = "company"
+
+    class Interval(models.TextChoices):
+        WEEK = "week"
+        MONTH = "month"
+        QUARTER = "quarter"
+        YEAR = "year"
+
+    title = models.CharField(max_length=255)
+    type = models.CharField(max_length=24, choices=Type.choices)
+    measure = models.CharField(max_length=8, choices=Measure.choices, default=Measure.COUNT)
+    assignee = models.CharField(max_length=8, choices=Assignee.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    pipeline = models.ForeignKey(
+        "pipelines.Pipeline", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    stage = models.ForeignKey(
+        "pipelines.Stage", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    activity_type = models.CharField(max_length=16, blank=True)
+    interval = models.CharField(max_length=8, choices=Interval.choices)
+    start_date = models.DateField()
+    end_date = models.DateField()
+    # A count, or minor units of `currency` for a value goal; per interval.
+    target = models.BigIntegerField()
+    currency = models.CharField(max_length=3, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    is_deleted = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["start_date", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(assignee="user", user__isnull=False, team__isnull=True)
+                | Q(assignee="team", user__isnull=True, team__isnull=False)
+                | Q(assignee="company", user__isnull=True, team__isnull=True),
+                name="goal_assignee",
+            )
+        ]

@@ -1,0 +1,179 @@
+"""Periods: days, months, and fiscal quarters and years (Company.fiscal_year_start_month).
+
+Every time is read in the company's time zone (settings.TIME_ZONE): a deal won at 23:30 UTC on
+31 March is won on 1 April in Paris. In SQL a month is the integer `year * 12 + month - 1`; a
+fiscal quarter is `(month_index - (start_month - 1)) / 3` and a fiscal year the same over 12, so
+both databases bucket with plain integer arithmetic, and the bucket maps back to its first day
+here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import DateField, F, Value
+from django.db.models.expressions import Expression
+from django.db.models.functions import ExtractMonth, ExtractYear, TruncDate, TruncWeek
+from django.utils import timezone
+
+from ruche.accounts.models import Company
+from ruche.core.exceptions import ValidationError
+
+INTERVALS = ("day", "month", "quarter", "year")
+GOAL_INTERVALS = ("week", "month", "quarter", "year")
+PERIOD_KINDS = ("month", "quarter", "year")
+MONTHS_IN = {"month": 1, "quarter": 3, "year": 12}
+
+
+def fiscal_start_month() -> int:
+    return Company.current().fiscal_year_start_month or 1
+
+
+def local_tz():
+    return timezone.get_default_timezone()
+
+
+def validate_interval(value: str | None, *, field: str = "interval") -> str | None:
+    if value is None or value in INTERVALS:
+        return value
+    raise ValidationError({field: f"One of {', '.join(INTERVALS)}, not {value!r}."})
+
+
+def validate_period_kind(value: object, *, field: str = "period") -> str:
+    if value in PERIOD_KINDS:
+        return value
+    raise ValidationError({field: f"One of {', '.join(PERIOD_KINDS)}, not {value!r}."})
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def month_index(day: dt.date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: str  # day, month, quarter, year
+    start: dt.date
+    end: dt.date  # inclusive
+    start_month: int = 1  # the fiscal year's first month
+
+    @property
+    def label(self) -> str:
+        return period_label(self.kind, self.start, self.start_month)
+
+    def as_dict(self) -> dict:
+        return {"start": self.start, "end": self.end, "label": self.label}
+
+
+def period_of(kind: str, day: dt.date, start_month: int | None = None) -> Period:
+    """The day, month, fiscal quarter or fiscal year containing `day`."""
+    start_month = start_month or fiscal_start_month()
+    if kind == "day":
+        return Period("day", day, day, start_month)
+    if kind == "week":
+        monday = day - dt.timedelta(days=day.weekday())
+        return Period("week", monday, monday + dt.timedelta(days=6), start_month)
+    size = MONTHS_IN[kind]
+    offset = 0 if kind == "month" else start_month - 1
+    bucket = (month_index(day) - offset) // size
+    return bucket_period(kind, bucket, start_month)
+
+
+def bucket_period(kind: str, bucket, start_month: int) -> Period:
+    """The period a SQL bucket (a date for days, an integer otherwise) stands for."""
+    if kind in ("day", "week"):
+        return period_of(kind, bucket, start_month)
+    size = MONTHS_IN[kind]
+    offset = 0 if kind == "month" else start_month - 1
+    index = bucket * size + offset
+    start = dt.date(index // 12, index % 12 + 1, 1)
+    return Period(kind, start, add_months(start, size) - dt.timedelta(days=1), start_month)
+
+
+def period_label(kind: str, start: dt.date, start_month: int | None = None) -> str:
+    """2026-03-14, 2026-03, FY2026-Q1, FY2026. A fiscal year is named after the calendar
+    year it ends in (a year starting in April 2026 is FY2027), unless it starts in January."""
+    if kind == "day":
+        return start.isoformat()
+    if kind == "week":
+        year, week, _ = start.isocalendar()
+        return f"{year:04d}-W{week:02d}"
+    if kind == "month":
+        return f"{start.year:04d}-{start.month:02d}"
+    start_month = start_month or fiscal_start_month()
+    year_start = period_of("year", start, start_month).start
+    fiscal_year = year_start.year + (0 if start_month == 1 else 1)
+    if kind == "year":
+        return f"FY{fiscal_year}"
+    quarter = (month_index(start) - month_index(year_start)) // 3 + 1
+    return f"FY{fiscal_year}-Q{quarter}"
+
+
+MIN_YEAR, MAX_YEAR = 1900, 2999
+
+
+def check_day(day: dt.date | None, field: str) -> dt.date | None:
+    """Days outside 1900-2999 are refused: no deal lives there, and edge years overflow."""
+    if day is not None and not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise ValidationError({field: f"A day between {MIN_YEAR} and {MAX_YEAR} is expected."})
+    return day
+
+
+def validate_period_start(kind: str, start: dt.date, *, field: str = "period_start") -> Period:
+    """A quota or forecast period is named by its first day, which must begin the period."""
+    check_day(start, field)
+    period = period_of(validate_period_kind(kind), start)
+    if period.start != start:
+        raise ValidationError(
+            {field: f"A {kind} starts on {period.start.isoformat()}, not {start.isoformat()}."}
+        )
+    return period
+
+
+def bucket_expression(
+    field: str, kind: str, *, is_datetime: bool, start_month: int | None = None
+) -> Expression:
+    """The SQL bucket of `field` for an interval, in the company's time zone."""
+    tz = local_tz() if is_datetime else None
+    if kind == "day":
+        return TruncDate(field, tzinfo=tz) if is_datetime else F(field)
+    if kind == "week":  # ISO weeks, from Monday
+        return TruncWeek(field, tzinfo=tz, output_field=DateField())
+    extra = {"tzinfo": tz} if is_datetime else {}
+    index = ExtractYear(field, **extra) * Value(12) + ExtractMonth(field, **extra) - Value(1)
+    if kind == "month":
+        return index
+    offset = (start_month or fiscal_start_month()) - 1
+    return (index - Value(offset)) / Value(MONTHS_IN[kind])
+
+
+def periods_between(kind: str, first: dt.date, last: dt.date, start_month: int) -> list[Period]:
+    """Every period of `kind` that overlaps [first, last], in order."""
+    periods = []
+    day = first
+    while day <= last:
+        period = period_of(kind, day, start_month)
+        periods.append(period)
+        day = period.end + dt.timedelta(days=1)
+    return periods
+
+
+def local_day_expression(field: str) -> Expression:
+    return TruncDate(field, tzinfo=local_tz(), output_field=DateField())
+
+
+def day_bounds(date_from: dt.date | None, date_to: dt.date | None):
+    """Aware datetimes [from 00:00, the day after `to` 00:00) in the company's time zone."""
+    tz = local_tz()
+    start = None if date_from is None else dt.datetime.combine(date_from, dt.time(), tz)
+    end = (
+        None
+        if date_to is None
+        else dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(), tz)
+    )
+    return start, end
