@@ -142,7 +142,8 @@ def main() -> None:
             result = run_one(database, csv_path, work)
             results.append(result)
             print(json.dumps(result), flush=True)
-    out = ROOT / "bench" / "results" / "import.json"
+    name = "import.json" if options.deals == 100_000 else f"import-{options.deals}.json"
+    out = ROOT / "bench" / "results" / name
     out.write_text(json.dumps({"deals": options.deals, "results": results}, indent=2))
 
 

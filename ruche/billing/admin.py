@@ -5,7 +5,16 @@ an issued invoice can be neither changed nor deleted from the admin."""
 from django import forms
 from django.contrib import admin
 
-from ruche.billing.models import BillingProfile, Invoice, InvoiceLine, NumberSeries, Payment, Quote
+from ruche.billing.models import (
+    BillingProfile,
+    Invoice,
+    InvoiceLine,
+    NumberSeries,
+    Payment,
+    Quote,
+    ReminderLog,
+    ReminderStep,
+)
 from ruche.billing.services import PROFILE_FIELDS
 from ruche.billing.validation import clean_identifier
 from ruche.core.exceptions import ValidationError
@@ -104,6 +113,44 @@ class QuoteAdmin(ReadOnlyAdmin):
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdmin):
     list_display = ("invoice", "date", "amount_minor", "method", "reference")
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReminderStepForm(forms.ModelForm):
+    class Meta:
+        model = ReminderStep
+        fields = ("offset_days", "name", "subject_template", "body_template", "is_active")
+
+    def clean(self):
+        from ruche.billing.reminders import check_template
+
+        data = super().clean()
+        for field in ("subject_template", "body_template"):
+            try:
+                check_template(data.get(field) or "", field)
+            except ValidationError as error:
+                self.add_error(field, error.field_errors[field])
+        return data
+
+
+@admin.register(ReminderStep)
+class ReminderStepAdmin(admin.ModelAdmin):
+    form = ReminderStepForm
+    list_display = ("offset_days", "name", "is_active")
+
+
+@admin.register(ReminderLog)
+class ReminderLogAdmin(admin.ModelAdmin):
+    list_display = ("invoice", "step", "date", "to_email", "status", "sent_time")
+    list_filter = ("status", "step")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
     def has_delete_permission(self, request, obj=None):
         return False

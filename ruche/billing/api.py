@@ -12,11 +12,12 @@ from ninja import Field, Router, Schema
 from ruche.api.auth import actor_of
 from ruche.api.crud import Resource, _with_etag, add_crud_routes, expected_version
 from ruche.api.history import add_history_route
-from ruche.api.pagination import SortedPageParams
+from ruche.api.pagination import SortedPageParams, page_response
 from ruche.api.schemas import Id, envelope, ok
-from ruche.billing import selectors, services
+from ruche.billing import reminders, selectors, services
 from ruche.billing.einvoicing.cii import invoice_xml
 from ruche.billing.einvoicing.pdf import invoice_pdf, quote_pdf
+from ruche.billing.exports import api as exports_api
 from ruche.billing.models import (
     BillingProfile,
     CustomerBilling,
@@ -701,3 +702,92 @@ for _path, _entity, _load in (
     ("/payments", "payment", selectors.access_payment_by_id),
 ):
     add_history_route(router, path=_path, entity=_entity, load=_load)
+
+
+router.add_router("/", exports_api.router)
+
+
+# Reminders --------------------------------------------------------------------------------------
+
+
+class ReminderStepOut(Schema):
+    id: int
+    offset_days: int
+    name: str
+    subject_template: str
+    body_template: str
+    is_active: bool
+
+
+class ReminderStepIn(Schema):
+    offset_days: int | None = Field(None, ge=-60, le=365)
+    name: str | None = Field(None, min_length=1, max_length=120)
+    subject_template: str | None = Field(None, min_length=1, max_length=500)
+    body_template: str | None = Field(None, min_length=1, max_length=20_000)
+    is_active: bool | None = None
+
+
+class ReminderOut(Schema):
+    id: int
+    invoice_id: int
+    step_id: int
+    step_name: str
+    date: dt.date
+    to_email: str
+    subject: str
+    body: str
+    balance: Decimal
+    days_late: int
+    interest: Decimal
+    fee: Decimal
+    status: str
+    sent_time: dt.datetime | None
+
+    @staticmethod
+    def resolve_step_name(log) -> str:
+        return log.step.name
+
+    @staticmethod
+    def resolve_balance(log) -> Decimal:
+        return to_major(log.balance_minor, log.invoice.currency)
+
+    @staticmethod
+    def resolve_interest(log) -> Decimal:
+        return to_major(log.interest_minor, log.invoice.currency)
+
+    @staticmethod
+    def resolve_fee(log) -> Decimal:
+        return to_major(log.fee_minor, log.invoice.currency)
+
+
+@router.get(
+    "/billing/reminder_steps",
+    response=envelope(ReminderStepOut, many=True),
+    operation_id="getReminderSteps",
+    summary="The reminder sequence (relances) and its email templates",
+)
+def get_reminder_steps(request):
+    return page_response(reminders.reminder_steps(), None)
+
+
+@router.patch(
+    "/billing/reminder_steps/{int:id}",
+    response=envelope(ReminderStepOut),
+    operation_id="updateReminderStep",
+    summary="Change a reminder step: delay, name, subject and body templates (admins)",
+)
+def update_reminder_step(request, id: Id, payload: ReminderStepIn):
+    data = payload.model_dump(exclude_unset=True)
+    return ok(reminders.reminder_step_update(actor=actor_of(request), step_id=id, data=data))
+
+
+@router.get(
+    "/invoices/{int:id}/reminders",
+    response=envelope(ReminderOut, many=True),
+    operation_id="getInvoiceReminders",
+    summary="The reminders sent for an invoice",
+)
+def get_invoice_reminders(request, id: Id):
+    invoice = selectors.access_invoice_by_id(request.auth, id)
+    logs = invoice.reminders.select_related("step", "invoice").order_by("date", "id")
+    return page_response(list(logs), None)

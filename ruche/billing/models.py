@@ -401,3 +401,74 @@ class Payment(TimestampedModel):
 
     class Meta:
         ordering = ["date", "id"]
+
+
+# Reminders (relances) ---------------------------------------------------------------------------
+
+
+class ReminderStep(models.Model):
+    """One step of the reminder sequence: sent `offset_days` after the due date (negative:
+    before it). Subject and body are Django template strings (ruche.billing.reminders lists the
+    variables they may use)."""
+
+    offset_days = models.SmallIntegerField(unique=True)
+    name = models.CharField(max_length=120)
+    subject_template = models.CharField(max_length=500)
+    body_template = models.TextField()
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["offset_days"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ReminderLog(models.Model):
+    """A reminder decided for an invoice at one step. Unique per (invoice, step): written in the
+    transaction that decides it, so no step is ever sent twice; the email goes after commit."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENDING = "sending"
+        SENT = "sent"
+        FAILED = "failed"
+        NO_EMAIL = "no_email"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="reminders")
+    step = models.ForeignKey(ReminderStep, on_delete=models.PROTECT, related_name="logs")
+    date = models.DateField()
+    to_email = models.CharField(max_length=254, blank=True)
+    subject = models.CharField(max_length=500)
+    body = models.TextField()
+    balance_minor = models.BigIntegerField()
+    days_late = models.IntegerField(default=0)
+    interest_minor = models.BigIntegerField(default=0)
+    fee_minor = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_time = models.DateTimeField(default=timezone.now)
+    sent_time = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["date", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "step"], name="reminder_once_per_step")
+        ]
+
+
+class OwnerNotice(models.Model):
+    """An email to a deal owner about a payment or an overdue invoice; `key` makes each one
+    unique ("payment:<id>", "overdue:<invoice id>")."""
+
+    key = models.CharField(max_length=64, unique=True)
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="+")
+    to_email = models.CharField(max_length=254, blank=True)
+    subject = models.CharField(max_length=500)
+    body = models.TextField()
+    status = models.CharField(
+        max_length=8, choices=ReminderLog.Status.choices, default=ReminderLog.Status.PENDING
+    )
+    created_time = models.DateTimeField(default=timezone.now)
+    sent_time = models.DateTimeField(null=True, blank=True)

@@ -30,6 +30,7 @@ from ruche.billing.models import (
     QuoteLine,
 )
 from ruche.billing.numbering import next_number
+from ruche.billing.reminders import notify_payment
 from ruche.billing.selectors import (
     document_q,
     invoice_queryset,
@@ -47,6 +48,7 @@ from ruche.core.money import MAX_MAJOR_AMOUNT, round_half_up, to_major, to_minor
 from ruche.core.permissions import restrict
 from ruche.core.services import lock, resolve
 from ruche.core.validation import changed_fields, clean_model_fields
+from ruche.integrations.events import publish
 from ruche.pipelines import services as pipeline_services
 from ruche.pipelines.models import Deal
 from ruche.pipelines.selectors import deal_queryset
@@ -249,7 +251,7 @@ def _line_values(
         "name": item.get("name") or (product.name if product else ""),
         "description": item.get("description") or "",
         "order_nr": index,
-        "unit": item.get("unit") or (product.unit if product and product.unit else "C62"),
+        "unit": item.get("unit") or unit_code(product.unit if product else ""),
     }
     if not values["name"]:
         raise ValidationError({name("name"): "A line needs a name or a product."})
@@ -288,6 +290,29 @@ def _line_values(
     if values["vat_rate"] != 0:
         values["exemption_reason"] = ""
     return values
+
+
+PRODUCT_UNITS = {
+    "heure": "HUR",
+    "h": "HUR",
+    "jour": "DAY",
+    "mois": "MON",
+    "an": "ANN",
+    "année": "ANN",
+    "kg": "KGM",
+    "m": "MTR",
+    "l": "LTR",
+    "forfait": "LS",
+}
+
+
+def unit_code(unit: str) -> str:
+    """A product's free-text unit ("mois", "jour", "licence") as a UN/ECE rec. 20 code; units
+    without a code (licence, personne, nuit) are counted as units (C62)."""
+    unit = (unit or "").strip()
+    if unit in DocumentLine.Unit.values:
+        return unit
+    return PRODUCT_UNITS.get(unit.lower(), "C62")
 
 
 def _is_negative(value: Any) -> bool:
@@ -582,6 +607,7 @@ def quote_accept(*, actor: Actor, quote_id: int) -> Quote:
     _set_quote_status(quote, QuoteStatus.ACCEPTED, actor)
     if quote.deal_id is not None:
         _win_deal_from_quote(quote, actor)
+    publish("quote.accepted", "quote", quote.pk)
     return quote
 
 
@@ -892,6 +918,8 @@ def invoice_issue(*, actor: Actor, invoice_id: int, expected_version: int | None
             "due_date": (None, invoice.due_date),
         },
     )
+    if invoice.kind != Kind.CREDIT_NOTE:
+        publish("invoice.issued", "invoice", invoice.pk)
     return invoice
 
 
@@ -1032,6 +1060,9 @@ def payment_create(*, actor: Actor, data: dict[str, Any]) -> Payment:
     payment.save()
     record_created("payment", payment.pk, actor, values | {"invoice": invoice.pk})
     record_event("invoice", invoice.pk, Event.UPDATED, actor, "payments", None, payment.pk)
+    notify_payment(payment)
+    if with_balance(Invoice.objects.filter(pk=invoice.pk)).get().balance_minor <= 0:
+        publish("invoice.paid", "invoice", invoice.pk)
     return payment
 
 

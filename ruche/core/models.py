@@ -142,6 +142,7 @@ class ChangeRecord(models.Model):
         LINE_UPDATED = "line_updated"
         LINE_REMOVED = "line_removed"
         DELETED = "deleted"
+        REMINDER_SENT = "reminder_sent"
 
     class ActorKind(models.TextChoices):
         USER = "user"

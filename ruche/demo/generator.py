@@ -56,6 +56,7 @@ from ruche.contacts.models import Organization, Person
 from ruche.core.defaults import install_defaults
 from ruche.core.models import ChangeRecord, Lookup, Visibility
 from ruche.demo import data
+from ruche.demo.billing import generate_billing
 from ruche.demo.bulk import BulkTable
 from ruche.pipelines.lines import line_total_minor, line_vat_minor
 from ruche.pipelines.models import Activity, Deal, DealLine, Note, Pipeline, Stage, StageEntry
@@ -371,6 +372,7 @@ class DemoGenerator:
         self._organizations()
         self._deals()
         self._reset_sequences()
+        self._billing()
         self.result.seconds = time.perf_counter() - started
         return self.result
 
@@ -1206,6 +1208,17 @@ class DemoGenerator:
                 len(path) + (0 if is_open else 1),
             )
         )
+
+    def _billing(self) -> None:
+        """Quotes, invoices, credit notes and payments for recently won deals (ruche.demo.billing:
+        the last 12 months, at most MAX_BILLED_DEALS deals)."""
+        counts = generate_billing(
+            seed=self.seed,
+            today=self.today,
+            company=Company.current(),
+            company_address=data.COMPANY["address"],
+        )
+        self.result.counts.update(counts)
 
     def _reset_sequences(self) -> None:
         """Ids were given explicitly: move PostgreSQL's sequences past them."""

@@ -16,6 +16,8 @@ from ruche.forecasting import selectors, services
 from ruche.forecasting.funnel import funnel
 from ruche.forecasting.metrics import INDICATORS, MetricQuery, metric
 from ruche.forecasting.models import ForecastAdjustment, ForecastSubmission, Goal, Quota
+from ruche.forecasting.projection import projection
+from ruche.forecasting.scoring import deal_scores, latest_model
 
 router = Router(tags=["Revenue, forecasts and quotas"])
 
@@ -497,3 +499,69 @@ def get_funnel(request, params: Query[FunnelParams]):
             deadline=params.deadline,
         )
     )
+
+
+# Revenue projection ------------------------------------------------------------------------------
+
+
+class ProjectionParams(Schema):
+    months: int = Field(12, ge=1, le=24, description="Months ahead, the current one first")
+    pipeline_id: Id | None = None
+    owner_id: Id | None = None
+    team_id: Id | None = None
+    currency: str | None = Field(
+        None, max_length=8, description="Only deals in this currency, reported in it"
+    )
+
+
+@router.get(
+    "/forecasts/projection",
+    response=envelope(dict[str, Any]),
+    operation_id="getRevenueProjection",
+    summary="Revenue projection: won to date + learned pipeline + Holt-Winters run-rate",
+)
+def get_projection(request, params: Query[ProjectionParams]):
+    _refuse_unknown(request, ProjectionParams)
+    query = MetricQuery(
+        pipeline_id=params.pipeline_id,
+        owner_id=params.owner_id,
+        team_id=params.team_id,
+        currency=params.currency,
+    )
+    return ok(projection(request.auth, months=params.months, query=query))
+
+
+@router.get(
+    "/forecasts/scoring",
+    response=envelope(dict[str, Any]),
+    operation_id="getDealScoring",
+    summary="The deal-scoring model's reliability (AUC, Brier) and the scores of given deals",
+)
+def get_scoring(request, deal_ids: str | None = Query(None, max_length=2000)):
+    _refuse_unknown_names(request, {"deal_ids"})
+    ids = []
+    for part in (deal_ids or "").split(","):
+        if part.strip():
+            if not part.strip().isdigit():
+                raise ValidationError({"deal_ids": f"Comma-separated ids, not {part!r}."})
+            ids.append(int(part))
+    record = latest_model()
+    model = None
+    if record is not None:
+        model = {
+            "trained_at": record.trained_at,
+            "fallback": record.fallback,
+            "note": record.note,
+            "train_examples": record.train_examples,
+            "test_examples": record.test_examples,
+            "auc": record.auc,
+            "brier": record.brier,
+            "reliability": record.reliability,
+        }
+    return ok({"model": model, "scores": deal_scores(request.auth, ids)})
+
+
+def _refuse_unknown_names(request: HttpRequest, known: set[str]) -> None:
+    unknown = sorted(set(request.GET) - known - {"api_token"})
+    if unknown:
+        raise ValidationError({name: "Unknown parameter." for name in unknown})

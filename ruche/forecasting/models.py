@@ -190,3 +190,31 @@ class Goal(TimestampedModel):
                 name="goal_assignee",
             )
         ]
+
+
+class ScoringModel(models.Model):
+    """One training of the deal-scoring model (ruche.forecasting.scoring): its test figures on a
+    time-ordered split, and the pickled scikit-learn estimator (None for the fallback)."""
+
+    trained_at = models.DateTimeField(default=timezone.now)
+    fallback = models.BooleanField(default=False)
+    note = models.TextField(blank=True)
+    train_examples = models.PositiveIntegerField(default=0)
+    test_examples = models.PositiveIntegerField(default=0)
+    auc = models.FloatField(null=True, blank=True)
+    brier = models.FloatField(null=True, blank=True)
+    reliability = models.JSONField(default=list, blank=True)
+    blob = models.BinaryField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-trained_at", "-id"]
+
+
+class DealScore(models.Model):
+    """An open deal's win score (0-100) and its top reasons, from the latest model."""
+
+    deal = models.OneToOneField("pipelines.Deal", on_delete=models.CASCADE, related_name="score")
+    model = models.ForeignKey(ScoringModel, on_delete=models.CASCADE, related_name="scores")
+    score = models.PositiveSmallIntegerField()
+    reasons = models.JSONField(default=list)
+    scored_at = models.DateTimeField(default=timezone.now)

@@ -9,6 +9,7 @@ from ruche.billing import services
 from ruche.billing.models import BillingProfile, NumberSeries
 from ruche.pipelines import services as deal_services
 from tests.api.conftest import api_as, token_for  # noqa: F401
+from tests.billing.smtp import smtp  # noqa: F401
 from tests.factories import DealFactory, OrganizationFactory
 
 # Valid identifiers (checked by python-stdnum).

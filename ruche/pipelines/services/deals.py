@@ -19,6 +19,7 @@ from ruche.core.money import MAX_MAJOR_AMOUNT, to_major, to_minor, validate_curr
 from ruche.core.permissions import restrict
 from ruche.core.services import lock, owned_values, resolve, resolve_lookup, soft_delete
 from ruche.core.validation import changed_fields, clean_model_fields
+from ruche.integrations.events import publish
 from ruche.pipelines.lines import line_total_minor, line_vat_minor
 from ruche.pipelines.models import Deal, DealLine, Pipeline, Stage, StageEntry
 from ruche.pipelines.selectors import deal_queryset
@@ -361,6 +362,7 @@ def deal_create(*, actor: Actor, data: dict[str, Any]) -> Deal:
         values | ({"labels": [label.pk for label in labels]} if labels else {}),
     )
     _enter_stage(deal, None, deal.add_time)
+    publish("deal.created", "deal", deal.pk)
     return deal
 
 
@@ -384,11 +386,17 @@ def deal_update(
         if "stage" in changes:
             _enter_stage(deal, previous_stage_id, now)
         _record_deal_changes(deal, changes, actor)
-    if _set_labels(deal, labels, actor, new=False) and not changes:
+    labelled = _set_labels(deal, labels, actor, new=False)
+    if labelled and not changes:
         # Labels are a change like any other: the version (the API's ETag) moves with them.
         deal.version += 1
         deal.update_time = now
         deal.save(update_fields=["version", "update_time"])
+    if changes or labelled:
+        publish("deal.updated", "deal", deal.pk)
+        new_status = changes.get("status", (None, None))[1]
+        if new_status in (Status.WON, Status.LOST):
+            publish(f"deal.{new_status}", "deal", deal.pk)
     return deal
 
 
