@@ -74,6 +74,7 @@ lint: install
 bench: install
 	@$(MAKE) --no-print-directory system-deps SYSTEM="$(BENCH_SYSTEM)"
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.import_bench
 
 # PNGs of the main pages at desktop and phone widths, for the README.
 screenshots: install

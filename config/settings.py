@@ -122,6 +122,16 @@ CACHES = {
 EMAIL_BACKEND = os.environ.get(
     "RUCHE_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
 )
+# With RUCHE_EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend:
+EMAIL_HOST = os.environ.get("RUCHE_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("RUCHE_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("RUCHE_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("RUCHE_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("RUCHE_EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = os.environ.get("RUCHE_DEFAULT_FROM_EMAIL", "ruche@localhost")
+
+# Stripe signs the events it posts to /api/v2/webhooks/stripe with this secret.
+RUCHE_STRIPE_WEBHOOK_SECRET = os.environ.get("RUCHE_STRIPE_WEBHOOK_SECRET", "")
 
 TASKS = {
     "default": {

@@ -6,6 +6,10 @@ ruche demo [--deals N] [--seed S]
 ruche user create EMAIL --role admin|manager|rep [--team NAME] [--password P]
 ruche token create EMAIL [--name NAME]
 ruche worker                      (background jobs: django-tasks-db's db_worker)
+ruche import ENTITY FILE [--mapping MAP.json] [--dry-run] [--json] [--on-error skip]
+ruche import all DIR | ruche import undo RUN_ID | ruche export all DIR
+ruche forecast backtest|projection|score [--json]
+ruche billing_reminders [--date D] [--schedule] | ruche export_fec --from D --to D FILE
 ruche <any Django command>        (shell, check, createsuperuser, changepassword...)
 """
 
