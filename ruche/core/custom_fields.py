@@ -10,9 +10,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.utils import timezone
 
 from ruche.core.exceptions import NotFound, PermissionDenied, ValidationError
+from ruche.core.history import Actor, Event, record_changes, record_created, record_event
 from ruche.core.models import CustomField
 from ruche.core.money import to_major, to_minor, validate_currency
 from ruche.core.validation import MAX_ID, MAX_TEXT_LENGTH, clean_model_fields
@@ -126,11 +128,16 @@ def _clean_options(options: Any, start_id: int = 1) -> list[dict]:
     ]
 
 
+def _actor(user) -> Actor:
+    return Actor.for_user(user) if user is not None else Actor.for_job("custom fields")
+
+
 def _require_admin(user) -> None:
     if user is not None and not user.is_admin:
         raise PermissionDenied("Only an admin can define custom fields.")
 
 
+@transaction.atomic
 def custom_field_create(*, user, entity: str, data: dict) -> CustomField:
     _require_admin(user)
     field_type = data.get("field_type")
@@ -151,12 +158,27 @@ def custom_field_create(*, user, entity: str, data: dict) -> CustomField:
     )
     clean_model_fields(field)
     field.save()
+    record_created(
+        "custom_field",
+        field.pk,
+        _actor(user),
+        {
+            "entity": entity,
+            "key": field.key,
+            "name": field.name,
+            "field_type": field_type,
+            "options": options,
+            "is_required": field.is_required,
+        },
+    )
     return field
 
 
+@transaction.atomic
 def custom_field_update(*, user, entity: str, key: str, data: dict) -> CustomField:
     _require_admin(user)
     field = access_custom_field(entity, key)
+    before = {"name": field.name, "options": field.options, "is_required": field.is_required}
     if "name" in data:
         field.name = data["name"]
     if "options" in data and field.field_type in (Type.SINGLE_CHOICE, Type.MULTIPLE_CHOICE):
@@ -167,12 +189,24 @@ def custom_field_update(*, user, entity: str, key: str, data: dict) -> CustomFie
     clean_model_fields(field)
     field.update_time = timezone.now()
     field.save()
+    changes = {
+        name: (old, getattr(field, name))
+        for name, old in before.items()
+        if old != getattr(field, name)
+    }
+    if changes:
+        record_changes("custom_field", field.pk, _actor(user), changes)
     return field
 
 
+@transaction.atomic
 def custom_field_delete(*, user, entity: str, key: str) -> None:
     _require_admin(user)
-    access_custom_field(entity, key).delete()
+    field = access_custom_field(entity, key)
+    record_event(
+        "custom_field", field.pk, Event.DELETED, _actor(user), field="name", old=field.name
+    )
+    field.delete()
 
 
 def access_custom_field(entity: str, key: str) -> CustomField:

@@ -1,6 +1,15 @@
 from django.urls import path
 
-from ruche.web.views import auth, board, contacts, deal_parts, deals, lists, quick_add
+from ruche.web.views import (
+    auth,
+    board,
+    contacts,
+    deal_parts,
+    deals,
+    lists,
+    quick_add,
+    settings,
+)
 
 app_name = "web"
 urlpatterns = [
@@ -53,4 +62,58 @@ urlpatterns = [
     path("persons/<int:person_id>/", contacts.person_detail, name="person"),
     # Quick add
     path("quick-add/<str:kind>/", quick_add.quick_add, name="quick_add"),
+]
+
+urlpatterns += [
+    # Settings (admins)
+    path("settings/", settings.pipelines, name="settings"),
+    path("settings/pipelines/", settings.pipelines, name="settings_pipelines"),
+    path("settings/pipelines/add/", settings.pipeline_add, name="settings_pipeline_add"),
+    path(
+        "settings/pipelines/<int:pipeline_id>/rename/",
+        settings.pipeline_rename,
+        name="settings_pipeline_rename",
+    ),
+    path(
+        "settings/pipelines/<int:pipeline_id>/stages/add/",
+        settings.stage_add,
+        name="settings_stage_add",
+    ),
+    path(
+        "settings/pipelines/<int:pipeline_id>/stages/order/",
+        settings.stage_order,
+        name="settings_stage_order",
+    ),
+    path(
+        "settings/pipelines/<int:pipeline_id>/stages/<int:stage_id>/",
+        settings.stage_edit,
+        name="settings_stage_edit",
+    ),
+    path(
+        "settings/pipelines/<int:pipeline_id>/stages/<int:stage_id>/delete/",
+        settings.stage_remove,
+        name="settings_stage_remove",
+    ),
+    path("settings/company/", settings.company, name="settings_company"),
+    path("settings/lists/", settings.lookups, name="settings_lookups_home"),
+    path("settings/lists/<str:kind>/", settings.lookups, name="settings_lookups"),
+    path(
+        "settings/lists/<str:kind>/<int:lookup_id>/",
+        settings.lookup_change,
+        name="settings_lookup_change",
+    ),
+    path("settings/fields/", settings.custom_fields, name="settings_fields_home"),
+    path("settings/fields/<str:entity>/", settings.custom_fields, name="settings_fields"),
+    path(
+        "settings/fields/<str:entity>/<str:key>/",
+        settings.custom_field_change,
+        name="settings_field_change",
+    ),
+    path("settings/rates/", settings.rates, name="settings_rates"),
+    path("settings/tokens/", settings.tokens, name="settings_tokens"),
+    path(
+        "settings/tokens/<int:token_id>/revoke/",
+        settings.token_revoke,
+        name="settings_token_revoke",
+    ),
 ]

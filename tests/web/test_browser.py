@@ -245,3 +245,33 @@ def test_another_teams_private_deal_is_404_by_url(page_as, rep, other_rep):
     response = page.goto(f"/deals/{private.pk}/")
     assert response.status == 404
     assert "Secret" not in page.content()
+
+
+def test_admin_reorders_stages_by_dragging_and_by_keyboard(page_as, admin, pipeline, stages):
+    def names():
+        return list(
+            pipeline.stages.filter(is_deleted=False)
+            .order_by("order_nr", "id")
+            .values_list("name", flat=True)
+        )
+
+    page = page_as(admin)
+    page.set_viewport_size({"width": 1280, "height": 2400})  # the whole list in view
+    page.goto(f"/settings/pipelines/?pipeline={pipeline.pk}")
+    handle = page.locator(f'.stage-item[data-id="{stages[2].pk}"] .drag-handle')
+    box = handle.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    goal = page.locator(f'.stage-item[data-id="{stages[0].pk}"]').bounding_box()
+    page.mouse.move(box["x"] + 5, box["y"] - 20, steps=5)
+    page.mouse.move(goal["x"] + 40, goal["y"] + goal["height"] / 2, steps=15)
+    page.mouse.move(goal["x"] + 40, goal["y"] + 8, steps=10)
+    with page.expect_navigation():
+        page.mouse.up()
+    assert names() == ["Meeting", "Lead", "Prospect", "Qualified / quote sent", "Negotiation"]
+    # The keyboard way: focus the "move down" button and press Enter.
+    page.get_by_role("button", name="Descendre Meeting").focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert names() == ["Lead", "Meeting", "Prospect", "Qualified / quote sent", "Negotiation"]
+    assert page.locator(".message.success").inner_text() == "Étapes réordonnées."

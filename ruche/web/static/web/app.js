@@ -241,8 +241,34 @@
     toast(event.detail.xhr.responseText || event.detail.xhr.statusText, true);
   });
 
+  /* Settings: stages reordered by dragging (the Up/Down buttons are the keyboard way) ---- */
+  function initStageOrder() {
+    const list = document.getElementById("stage-list");
+    if (!list || typeof Sortable === "undefined") return;
+    let before = null;
+    Sortable.create(list, {
+      handle: ".drag-handle",
+      draggable: ".stage-item",
+      forceFallback: true, // pointer events: the same on mouse, pen and touch
+      animation: 120,
+      onStart: () => { before = Array.from(list.children); },
+      onEnd: async (evt) => {
+        if (evt.oldIndex === evt.newIndex) return;
+        const ids = Array.from(list.querySelectorAll(".stage-item")).map((item) => ["stage_ids", item.dataset.id]);
+        try {
+          await post(list.dataset.orderUrl, ids);
+          window.location.reload();
+        } catch (error) {
+          before.forEach((item) => list.appendChild(item));
+          toast(error.message, true);
+        }
+      },
+    });
+  }
+
   function init() {
     initBoard();
+    initStageOrder();
     initLines();
     document.body.addEventListener("ruche:created", (event) => {
       if (event.detail && event.detail.kind === "deal") reloadBoard();
