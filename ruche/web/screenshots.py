@@ -48,6 +48,7 @@ def _pages() -> dict[str, str]:
     if deal is not None:
         pages["deal"] = f"/deals/{deal.pk}/"
     pages["deals"] = "/deals/"
+    pages["settings"] = "/settings/pipelines/"
     return pages
 
 
