@@ -242,3 +242,12 @@ def deal_payment_state(user, deal_id: int, today: dt.date | None = None) -> dict
         "overdue_minor": 0,
         "status": "none",
     }
+
+
+def deal_billing_documents(user, deal_id: int) -> dict:
+    """The deal's quotes and invoices (deposits and credit notes included) the user may see,
+    invoices with their computed paid amount, balance and status: two queries."""
+    quotes = quote_queryset(user).filter(deal_id=deal_id).order_by("issue_date", "pk")
+    kinds = (Kind.INVOICE, Kind.DEPOSIT, Kind.CREDIT_NOTE)
+    invoices = invoice_queryset(user, kinds=kinds).filter(deal_id=deal_id).order_by("pk")
+    return {"quotes": list(quotes), "invoices": list(invoices)}

@@ -5,7 +5,8 @@
 Run it on a database with data (after `ruche demo`). Without --base-url it serves the app
 itself, in this process, on a free local port (static files included, no collectstatic). It
 signs in as the first admin by writing a session directly (no password needed), opens the
-board of the first pipeline, the open deal with the most lines and the deals list, and saves
+board of the first pipeline, the open deal with the most lines, the deals list, the dashboard
+and the settings, and saves
 <page>-desktop.png and <page>-phone.png for each. Chromium is Debian's /usr/bin/chromium."""
 
 import argparse
@@ -48,6 +49,7 @@ def _pages() -> dict[str, str]:
     if deal is not None:
         pages["deal"] = f"/deals/{deal.pk}/"
     pages["deals"] = "/deals/"
+    pages["dashboard"] = "/dashboard/"
     pages["settings"] = "/settings/pipelines/"
     return pages
 

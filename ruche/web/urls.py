@@ -4,6 +4,7 @@ from ruche.web.views import (
     auth,
     board,
     contacts,
+    dashboard,
     deal_parts,
     deals,
     lists,
@@ -35,6 +36,8 @@ urlpatterns = [
         board.board_column,
         name="board_column",
     ),
+    # Dashboard
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
     # Deals
     path("deals/", lists.deal_list_page, name="deals"),
     path("deals/export.csv", lists.deal_export, name="deals_export"),

@@ -10,9 +10,12 @@ from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from ruche.accounts.models import Team
 from ruche.api.pagination import paginate
+from ruche.billing.models import Invoice
+from ruche.billing.selectors import deal_payment_states
 from ruche.core.exceptions import ValidationError
 from ruche.core.models import Lookup
 from ruche.core.money import round_half_up
@@ -23,6 +26,25 @@ from ruche.web.filters import DealFilters
 from ruche.web.views.common import STATUS_LABELS, web_view
 
 PAGE_SIZE = 20
+
+# The deal's payment state (ruche.billing.selectors.deal_payment_states), shown as a badge.
+PAYMENT_LABELS = {
+    Invoice.Status.ISSUED: _("Invoiced"),
+    Invoice.Status.PARTIALLY_PAID: _("Partly paid"),
+    Invoice.Status.PAID: _("Paid"),
+    Invoice.Status.OVERDUE: _("Overdue"),
+    Invoice.Status.CREDITED: _("Credited"),
+}
+
+
+def set_payment_badges(user, deals: list[Deal]) -> None:
+    """Give each deal `payment` ({"status", "label"}) or None, in one query for all of them."""
+    states = deal_payment_states(user, [deal.pk for deal in deals]) if deals else {}
+    for deal in deals:
+        state = states.get(deal.pk)
+        deal.payment = (
+            {"status": state["status"], "label": PAYMENT_LABELS[state["status"]]} if state else None
+        )
 
 
 def _pipeline(pipeline_id: int) -> Pipeline:
@@ -138,6 +160,7 @@ def board_column(request: HttpRequest, pipeline_id: int, stage_id: int) -> HttpR
         deal.stage = stage
         deal.rotting = is_rotting(deal, stage, now)
         deal.overdue = deal.next_activity_date is not None and deal.next_activity_date < today
+    set_payment_badges(request.user, cards)
     return render(
         request,
         "web/board/column.html",

@@ -13,6 +13,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from ruche.billing.models import Invoice, Quote
+from ruche.billing.selectors import deal_billing_documents
 from ruche.contacts.selectors import organization_search, person_search
 from ruche.core.exceptions import RucheError, ValidationError
 from ruche.core.history import history_for
@@ -22,7 +24,7 @@ from ruche.pipelines import services
 from ruche.pipelines.models import Deal, Stage
 from ruche.pipelines.selectors import access_deal_by_id, stage_list
 from ruche.web import formatting
-from ruche.web.views.board import is_rotting
+from ruche.web.views.board import PAYMENT_LABELS, is_rotting, set_payment_badges
 from ruche.web.views.common import (
     STATUS_LABELS,
     VISIBILITY_LABELS,
@@ -60,6 +62,44 @@ FIELDS = {
     "competitor": EditableField(gettext_lazy("Competitor"), "text", "competitor"),
     "description": EditableField(gettext_lazy("Description"), "textarea", "description"),
 }
+
+QUOTE_STATUS_LABELS = {
+    Quote.Status.DRAFT: gettext_lazy("Draft"),
+    Quote.Status.SENT: gettext_lazy("Sent"),
+    Quote.Status.ACCEPTED: gettext_lazy("Accepted"),
+    Quote.Status.DECLINED: gettext_lazy("Declined"),
+    Quote.Status.EXPIRED: gettext_lazy("Expired"),
+}
+INVOICE_STATUS_LABELS = PAYMENT_LABELS | {
+    Invoice.Status.DRAFT: gettext_lazy("Draft"),
+    Invoice.Status.ISSUED: gettext_lazy("Issued"),
+}
+INVOICE_KIND_LABELS = {
+    Invoice.Kind.INVOICE: gettext_lazy("Invoice"),
+    Invoice.Kind.DEPOSIT: gettext_lazy("Deposit invoice"),
+    Invoice.Kind.CREDIT_NOTE: gettext_lazy("Credit note"),
+}
+
+
+def billing_context(user, deal: Deal) -> dict:
+    """The deal's quotes and invoices, with their PDF links, and its payment state."""
+    documents = deal_billing_documents(user, deal.pk)
+    invoices = documents["invoices"]
+    for invoice in invoices:
+        path = "credit_notes" if invoice.kind == Invoice.Kind.CREDIT_NOTE else "invoices"
+        invoice.pdf_url = f"/api/v2/{path}/{invoice.pk}/pdf"
+    for quote in documents["quotes"]:
+        quote.pdf_url = f"/api/v2/quotes/{quote.pk}/pdf"
+    deal.payment = None
+    if any(i.issued_time and i.kind != Invoice.Kind.CREDIT_NOTE for i in invoices):
+        set_payment_badges(user, [deal])
+    return {
+        "quotes": documents["quotes"],
+        "invoices": invoices,
+        "quote_status_labels": QUOTE_STATUS_LABELS,
+        "invoice_status_labels": INVOICE_STATUS_LABELS,
+        "invoice_kind_labels": INVOICE_KIND_LABELS,
+    }
 
 
 def _choices(deal: Deal, name: str) -> list[tuple[str, str]]:
@@ -212,6 +252,7 @@ def deal_detail(request: HttpRequest, deal_id: int) -> HttpResponse:
         lines_context(deal)
         | activities_context(request.user, deal)
         | notes_context(request.user, deal)
+        | billing_context(request.user, deal)
     )
     return render(request, "web/deals/detail.html", context)
 
@@ -252,6 +293,7 @@ def deal_move(request: HttpRequest, deal_id: int) -> HttpResponse:
     if _is_script(request):
         deal = Deal.objects.select_related("org", "owner", "next_activity", "stage").get(pk=deal.pk)
         deal.rotting = is_rotting(deal, deal.stage, timezone.now())
+        set_payment_badges(request.user, [deal])
         return render(
             request,
             "web/board/card.html",
