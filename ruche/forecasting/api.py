@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from ruche.api.auth import actor_of
+from ruche.api.pagination import PageParams, page_response, paginate
 from ruche.api.schemas import DeletedId, Id, envelope, ok
 from ruche.core.exceptions import ValidationError
 from ruche.core.money import to_major
@@ -140,7 +141,7 @@ class QuotaIn(Schema):
     currency: str | None = Field(None, max_length=3)
 
 
-class QuotaFilters(Schema):
+class QuotaFilters(PageParams):
     period: Period | None = None
     period_start: dt.date | None = None
     user_id: Id | None = None
@@ -161,8 +162,8 @@ class PeriodParams(Schema):
 )
 def list_quotas(request, filters: Query[QuotaFilters]):
     _refuse_unknown(request, QuotaFilters)
-    rows = list(selectors.quota_list(request.auth, filters=filters.model_dump())[:1000])
-    return {"success": True, "data": rows, "additional_data": {"next_cursor": None}}
+    quotas = selectors.quota_list(request.auth, filters=filters.model_dump())
+    return page_response(*paginate(quotas, limit=filters.limit, cursor=filters.cursor))
 
 
 @router.post(
@@ -377,7 +378,7 @@ class GoalUpdate(Schema):
     end_date: dt.date | None = None
 
 
-class GoalFilters(Schema):
+class GoalFilters(PageParams):
     type: str | None = Field(None, max_length=24)
     assignee: Literal["user", "team", "company"] | None = None
     user_id: Id | None = None
@@ -401,8 +402,8 @@ def _goal_data(payload: Schema) -> dict:
 )
 def list_goals(request, filters: Query[GoalFilters]):
     _refuse_unknown(request, GoalFilters)
-    rows = list(selectors.goal_list(request.auth, filters=filters.model_dump())[:1000])
-    return {"success": True, "data": rows, "additional_data": {"next_cursor": None}}
+    goals = selectors.goal_list(request.auth, filters=filters.model_dump())
+    return page_response(*paginate(goals, limit=filters.limit, cursor=filters.cursor))
 
 
 @router.post(

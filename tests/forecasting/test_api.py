@@ -211,3 +211,28 @@ def test_each_indicator_runs_a_bounded_number_of_queries(
     few = count()
     add(6)
     assert count() == few
+
+
+def test_quotas_are_listed_page_by_page(api_as, manager, rep):
+    ids = [
+        api_as(manager)
+        .post(
+            "/quotas",
+            {
+                "user_id": rep.pk,
+                "amount": 100,
+                "period": "month",
+                "period_start": f"2026-0{month}-01",
+            },
+        )
+        .json()["data"]["id"]
+        for month in (1, 2, 3)
+    ]
+    first = api_as(manager).get("/quotas?limit=2").json()
+    second = (
+        api_as(manager)
+        .get(f"/quotas?limit=2&cursor={first['additional_data']['next_cursor']}")
+        .json()
+    )
+    assert [q["id"] for q in first["data"] + second["data"]] == ids
+    assert second["additional_data"]["next_cursor"] is None
