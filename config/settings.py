@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "ruche.catalog",
     "ruche.pipelines",
     "ruche.forecasting",
+    "ruche.reports",
     "ruche.billing",
     "ruche.transfer",
     "ruche.integrations",

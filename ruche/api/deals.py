@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from django.db import transaction
-from django.http import StreamingHttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
 from ruche.api.auth import actor_of
@@ -24,10 +23,11 @@ from ruche.api.schemas import (
 )
 from ruche.core.exceptions import ValidationError
 from ruche.core.money import to_major
+from ruche.core.spreadsheets import download
 from ruche.pipelines import services
 from ruche.pipelines.models import Deal, DealLine
 from ruche.pipelines.selectors import access_deal_by_id, deal_list
-from ruche.transfer.exports import csv_lines, deal_rows
+from ruche.transfer.exports import deal_rows
 
 router = Router(tags=["Deals"])
 
@@ -406,10 +406,7 @@ def delete_deal_product(request, id: Id, product_attachment_id: Id):
     summary="Export the deals you may see, filtered as the list, to CSV",
 )
 def export_deals(request, filters: Query[DealFilters]):
-    rows = deal_rows(request.auth, _selector_filters(filters.model_dump()))
-    response = StreamingHttpResponse(csv_lines(rows), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="deals.csv"'
-    return response
+    return download(deal_rows(request.auth, _selector_filters(filters.model_dump())), "deals")
 
 
 add_crud_routes(router, DEALS)

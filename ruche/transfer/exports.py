@@ -1,14 +1,12 @@
 """Exports stream rows through the same selectors as every list, so they show exactly what the
-user may see. Cells that a spreadsheet would run as a formula are neutralised."""
+user may see; ruche.core.spreadsheets makes the cells safe."""
 
-import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 from ruche.core.money import to_major
 from ruche.pipelines.models import Deal
 from ruche.pipelines.selectors import deal_list
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 DEAL_COLUMNS = (
     "id",
     "title",
@@ -29,13 +27,7 @@ DEAL_COLUMNS = (
 )
 
 
-def spreadsheet_safe(value) -> str:
-    """OWASP's advice for CSV injection: prefix a quote to text that starts like a formula."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(FORMULA_PREFIXES) else text
-
-
-def _deal_row(deal: Deal) -> list:
+def deal_row(deal: Deal) -> list:
     return [
         deal.pk,
         deal.title,
@@ -64,18 +56,4 @@ def deal_rows(user, filters: dict) -> Iterator[list]:
     )
     yield list(DEAL_COLUMNS)
     for deal in deals.iterator(chunk_size=2000):
-        yield [
-            value if isinstance(value, int | float) else spreadsheet_safe(value)
-            for value in _deal_row(deal)
-        ]
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def csv_lines(rows: Iterable[list]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    for row in rows:
-        yield writer.writerow(row)
+        yield deal_row(deal)

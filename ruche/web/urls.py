@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from ruche.web.views import (
     auth,
@@ -119,4 +119,13 @@ urlpatterns += [
         settings.token_revoke,
         name="settings_token_revoke",
     ),
+]
+
+# Each area's pages, in its own app.
+urlpatterns += [
+    path("", include("ruche.web.urls_team")),
+    path("forecasts/", include("ruche.forecasting.web.urls")),
+    path("reports/", include("ruche.reports.web.urls")),
+    path("billing/", include("ruche.billing.web.urls")),
+    path("import/", include("ruche.transfer.web.urls")),
 ]

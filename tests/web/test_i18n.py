@@ -11,11 +11,17 @@ from django.utils import translation
 
 from ruche.web import formatting
 
-LOCALE = Path(settings.BASE_DIR) / "ruche" / "web" / "locale"
+# Each app keeps the catalog of its own pages; Django merges them at run time.
+FRENCH_CATALOGS = sorted(Path(settings.BASE_DIR).glob("ruche/*/locale/fr/LC_MESSAGES/django.po"))
 
 
-def test_every_french_message_is_translated():
-    with open(LOCALE / "fr" / "LC_MESSAGES" / "django.po", "rb") as po:
+def test_the_web_app_has_a_french_catalog():
+    assert Path(settings.BASE_DIR) / "ruche/web/locale/fr/LC_MESSAGES/django.po" in FRENCH_CATALOGS
+
+
+@pytest.mark.parametrize("po_path", FRENCH_CATALOGS, ids=lambda path: path.parts[-5])
+def test_every_french_message_is_translated(po_path):
+    with open(po_path, "rb") as po:
         catalog = read_po(po)
     untranslated = [
         message.id
@@ -28,7 +34,7 @@ def test_every_french_message_is_translated():
         )
     ]
     assert untranslated == []
-    assert (LOCALE / "fr" / "LC_MESSAGES" / "django.mo").exists()
+    assert po_path.with_suffix(".mo").exists()
 
 
 @pytest.mark.parametrize(

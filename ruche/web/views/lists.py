@@ -8,16 +8,16 @@ import json
 
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ruche.accounts.models import Team
 from ruche.core.models import Lookup
+from ruche.core.spreadsheets import download
 from ruche.pipelines.selectors import pipeline_list, stage_list
-from ruche.transfer.exports import DEAL_COLUMNS, csv_lines, spreadsheet_safe
-from ruche.transfer.exports import _deal_row as export_row
+from ruche.transfer.exports import DEAL_COLUMNS, deal_row
 from ruche.web.filters import DealFilters
 from ruche.web.views.common import STATUS_LABELS, web_view
 
@@ -112,7 +112,7 @@ def deal_list_page(request: HttpRequest) -> HttpResponse:
 
 
 @web_view
-def deal_export(request: HttpRequest) -> StreamingHttpResponse:
+def deal_export(request: HttpRequest) -> HttpResponse:
     """The current list as CSV, through the same selectors, formula-safe."""
     filters = DealFilters.from_params(request.GET, default_status="all")
     deals = (
@@ -124,12 +124,7 @@ def deal_export(request: HttpRequest) -> StreamingHttpResponse:
     def rows():
         yield list(DEAL_COLUMNS)
         for deal in deals.iterator(chunk_size=2000):
-            yield [
-                value if isinstance(value, int | float) else spreadsheet_safe(value)
-                for value in export_row(deal)
-            ]
+            yield deal_row(deal)
 
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response = StreamingHttpResponse(csv_lines(rows()), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="deals-{stamp}.csv"'
-    return response
+    return download(rows(), f"deals-{stamp}")
