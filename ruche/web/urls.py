@@ -9,6 +9,7 @@ from ruche.web.views import (
     deals,
     lists,
     quick_add,
+    records,
     settings,
 )
 
@@ -53,9 +54,7 @@ urlpatterns = [
         deal_parts.line_remove,
         name="deal_line_remove",
     ),
-    path("deals/<int:deal_id>/activities/", deal_parts.activity_add, name="deal_activities"),
-    path("activities/<int:activity_id>/done/", deal_parts.activity_done, name="activity_done"),
-    path("deals/<int:deal_id>/notes/", deal_parts.note_add, name="deal_notes"),
+    path("activities/<int:activity_id>/done/", records.activity_done, name="activity_done"),
     # Contacts
     path(
         "organizations/<int:organization_id>/",
@@ -63,6 +62,12 @@ urlpatterns = [
         name="organization",
     ),
     path("persons/<int:person_id>/", contacts.person_detail, name="person"),
+    path(
+        "organizations/<int:organization_id>/history/",
+        contacts.organization_history,
+        name="organization_history",
+    ),
+    path("persons/<int:person_id>/history/", contacts.person_history, name="person_history"),
     # Quick add
     path("quick-add/<str:kind>/", quick_add.quick_add, name="quick_add"),
 ]
@@ -119,6 +124,14 @@ urlpatterns += [
         settings.token_revoke,
         name="settings_token_revoke",
     ),
+]
+
+# Activities and notes of a deal, an organisation or a person.
+RECORD_PREFIXES = (("deal", "deals"), ("organization", "organizations"), ("person", "persons"))
+urlpatterns += [
+    path(f"{prefix}/<int:record_id>/{block}/", view, {"kind": kind}, name=f"{kind}_{block}")
+    for kind, prefix in RECORD_PREFIXES
+    for block, view in (("activities", records.activity_add), ("notes", records.note_add))
 ]
 
 # Each area's pages, in its own app.

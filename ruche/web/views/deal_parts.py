@@ -1,26 +1,21 @@
-"""The deal page's blocks that HTMX replaces on their own: lines, activities and notes."""
+"""The deal page's lines block, which HTMX replaces on its own."""
 
 from decimal import Decimal
 
 from babel.numbers import get_decimal_symbol
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils.translation import gettext as _
 
 from ruche.core.exceptions import RucheError
 from ruche.core.money import minor_exponent, to_major
 from ruche.pipelines import services
-from ruche.pipelines.models import Activity, Deal
+from ruche.pipelines.models import Deal
 from ruche.pipelines.selectors import (
-    access_activity_by_id,
     access_deal_by_id,
-    activity_list,
     deal_lines,
-    note_list,
 )
 from ruche.web import formatting
 from ruche.web.views.common import (
-    ACTIVITY_TYPE_LABELS,
     actor,
     decimal_text,
     error_text,
@@ -116,101 +111,3 @@ def line_remove(request: HttpRequest, deal_id: int, line_id: int) -> HttpRespons
     except RucheError as error:
         return _lines_response(request, deal, status=422, error=error_text(error))
     return _lines_response(request, deal)
-
-
-# Activities -----------------------------------------------------------------------------------
-
-
-def activities_context(user, deal: Deal, **extra) -> dict:
-    activities = list(
-        activity_list(user, filters={"deal_id": deal.pk})
-        .select_related("owner")
-        .order_by("done", "due_date", "due_time", "id")
-    )
-    return {
-        "deal": deal,
-        "activities": activities,
-        "activity_types": ACTIVITY_TYPE_LABELS,
-    } | extra
-
-
-def _activities_response(request, deal, *, status=200, **extra) -> HttpResponse:
-    response = render(
-        request,
-        "web/deals/activities.html",
-        activities_context(request.user, deal, **extra),
-        status=status,
-    )
-    if status == 200:
-        response["HX-Trigger"] = "deal-changed"
-    return response
-
-
-@web_view
-def activity_add(request: HttpRequest, deal_id: int) -> HttpResponse:
-    deal = access_deal_by_id(request.user, deal_id)
-    if request.method != "POST":
-        return HttpResponse(status=405)
-    activity_type = request.POST.get("type", Activity.Type.TASK)
-    data = {
-        "deal_id": deal.pk,
-        "subject": request.POST.get("subject", "").strip()
-        or str(ACTIVITY_TYPE_LABELS.get(activity_type, activity_type)),
-        "type": activity_type,
-        "due_date": request.POST.get("due_date") or None,
-        "due_time": request.POST.get("due_time") or None,
-    }
-    try:
-        services.activity_create(actor=actor(request), data=data)
-    except RucheError as error:
-        return _activities_response(request, deal, status=422, error=error_text(error))
-    return _activities_response(request, deal)
-
-
-@web_view
-def activity_done(request: HttpRequest, activity_id: int) -> HttpResponse:
-    if request.method != "POST":
-        return HttpResponse(status=405)
-    activity = access_activity_by_id(request.user, activity_id)
-    if activity.deal_id is None:
-        return HttpResponse(status=404)
-    deal = access_deal_by_id(request.user, activity.deal_id)
-    try:
-        services.activity_complete(actor=actor(request), activity_id=activity.pk)
-    except RucheError as error:
-        return _activities_response(request, deal, status=422, error=error_text(error))
-    return _activities_response(request, deal)
-
-
-# Notes ----------------------------------------------------------------------------------------
-
-
-def notes_context(user, deal: Deal, **extra) -> dict:
-    notes = list(
-        note_list(user, filters={"deal_id": deal.pk}).select_related("owner").order_by("-id")
-    )
-    return {"deal": deal, "notes": notes} | extra
-
-
-@web_view
-def note_add(request: HttpRequest, deal_id: int) -> HttpResponse:
-    deal = access_deal_by_id(request.user, deal_id)
-    if request.method != "POST":
-        return HttpResponse(status=405)
-    content = request.POST.get("content", "").strip()
-    status, extra = 200, {}
-    if not content:
-        status, extra = 422, {"error": _("Write something first.")}
-    else:
-        try:
-            services.note_create(
-                actor=actor(request), data={"deal_id": deal.pk, "content": content}
-            )
-        except RucheError as error:
-            status, extra = 422, {"error": error_text(error), "draft": content}
-    return render(
-        request,
-        "web/deals/notes.html",
-        notes_context(request.user, deal, **extra),
-        status=status,
-    )

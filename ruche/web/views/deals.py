@@ -17,11 +17,10 @@ from ruche.billing.models import Invoice, Quote
 from ruche.billing.selectors import deal_billing_documents
 from ruche.contacts.selectors import organization_search, person_search
 from ruche.core.exceptions import RucheError, ValidationError
-from ruche.core.history import history_for
-from ruche.core.models import ChangeRecord, Lookup, Visibility
+from ruche.core.models import Lookup, Visibility
 from ruche.core.money import to_major
 from ruche.pipelines import services
-from ruche.pipelines.models import Deal, Stage
+from ruche.pipelines.models import Deal
 from ruche.pipelines.selectors import access_deal_by_id, stage_list
 from ruche.web import formatting
 from ruche.web.views.board import PAYMENT_LABELS, is_rotting, set_payment_badges
@@ -34,7 +33,8 @@ from ruche.web.views.common import (
     int_or_none,
     web_view,
 )
-from ruche.web.views.deal_parts import activities_context, lines_context, notes_context
+from ruche.web.views.deal_parts import lines_context
+from ruche.web.views.records import Subject, record_blocks, timeline
 
 
 @dataclass(frozen=True)
@@ -246,12 +246,10 @@ def deal_detail(request: HttpRequest, deal_id: int) -> HttpResponse:
         "status_labels": STATUS_LABELS,
         "rotting": is_rotting(deal, deal.stage, timezone.now()),
         "loss_reasons": list(Lookup.objects.filter(kind=Lookup.Kind.LOSS_REASON, is_active=True)),
-        "history": timeline(deal),
     }
     context |= (
         lines_context(deal)
-        | activities_context(request.user, deal)
-        | notes_context(request.user, deal)
+        | record_blocks(request.user, Subject("deal", deal), FIELD_LABELS)
         | billing_context(request.user, deal)
     )
     return render(request, "web/deals/detail.html", context)
@@ -331,19 +329,6 @@ def deal_status(request: HttpRequest, deal_id: int) -> HttpResponse:
 
 # History --------------------------------------------------------------------------------------
 
-EVENT_LABELS = {
-    ChangeRecord.Event.CREATED: gettext_lazy("created the deal"),
-    ChangeRecord.Event.UPDATED: gettext_lazy("changed"),
-    ChangeRecord.Event.STAGE_MOVED: gettext_lazy("moved the deal"),
-    ChangeRecord.Event.WON: gettext_lazy("marked the deal won"),
-    ChangeRecord.Event.LOST: gettext_lazy("marked the deal lost"),
-    ChangeRecord.Event.REOPENED: gettext_lazy("reopened the deal"),
-    ChangeRecord.Event.OWNER_CHANGED: gettext_lazy("changed the owner"),
-    ChangeRecord.Event.LINE_ADDED: gettext_lazy("added a line"),
-    ChangeRecord.Event.LINE_UPDATED: gettext_lazy("changed a line"),
-    ChangeRecord.Event.LINE_REMOVED: gettext_lazy("removed a line"),
-    ChangeRecord.Event.DELETED: gettext_lazy("deleted the deal"),
-}
 FIELD_LABELS = {name: field.label for name, field in FIELDS.items()} | {
     "value_minor": gettext_lazy("Value"),
     "status": gettext_lazy("Status"),
@@ -356,48 +341,7 @@ FIELD_LABELS = {name: field.label for name, field in FIELDS.items()} | {
 }
 
 
-def timeline(deal: Deal) -> list[dict]:
-    """The deal's history, newest first, with ids shown as names: three queries in all."""
-    records = list(history_for("deal", deal.pk).order_by("-id")[:200])
-    stages = {s.pk: s.name for s in Stage.objects.only("name")}
-    users = {u.pk: str(u) for u in get_user_model().objects.only("name", "email")}
-    lookups = {lookup.pk: lookup.name for lookup in Lookup.objects.only("name")}
-
-    def shown(field: str, value):
-        if value is None or value == "":
-            return "—"
-        if field == "stage":
-            return stages.get(value, value)
-        if field == "owner":
-            return users.get(value, value)
-        if field in {"lost_reason", "source", "forecast_category"}:
-            return lookups.get(value, value)
-        if field == "status":
-            return str(STATUS_LABELS.get(value, value))
-        if field == "value_minor":
-            return formatting.money(value, deal.currency)
-        if field == "lines" and isinstance(value, dict):
-            total = formatting.money(value.get("total_minor"), deal.currency)
-            return f"{value.get('name', '')} ({total})"
-        return value
-
-    return [
-        {
-            "time": record.time,
-            "who": str(record.actor_user) if record.actor_user else record.actor_label,
-            "event": record.event,
-            "what": EVENT_LABELS.get(record.event, record.event),
-            "field": FIELD_LABELS.get(record.field, record.field)
-            if record.event == ChangeRecord.Event.UPDATED
-            else "",
-            "old": shown(record.field, record.old_value),
-            "new": shown(record.field, record.new_value),
-        }
-        for record in records
-    ]
-
-
 @web_view
 def deal_history(request: HttpRequest, deal_id: int) -> HttpResponse:
-    deal = access_deal_by_id(request.user, deal_id)
-    return render(request, "web/deals/history.html", {"deal": deal, "history": timeline(deal)})
+    subject = Subject("deal", access_deal_by_id(request.user, deal_id))
+    return render(request, "web/records/history.html", {"history": timeline(subject, FIELD_LABELS)})
