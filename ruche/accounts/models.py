@@ -104,3 +104,17 @@ class Company(models.Model):
     def current(cls) -> "Company":
         company, _ = cls.objects.get_or_create(pk=1)
         return company
+
+
+class CalendarFeed(models.Model):
+    """A user's iCalendar subscription. The token is the whole credential of a read-only URL
+    that calendar apps poll, so it is kept as is (the page shows the URL again); regenerating
+    it makes the old URL a 404."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="calendar_feed")
+    token = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    @staticmethod
+    def generate_token() -> str:
+        return secrets.token_urlsafe(32)
