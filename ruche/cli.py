@@ -10,6 +10,7 @@ ruche import ENTITY FILE [--mapping MAP.json] [--dry-run] [--json] [--on-error s
 ruche import all DIR | ruche import undo RUN_ID | ruche export all DIR
 ruche forecast backtest|projection|score [--json]
 ruche billing_reminders [--date D] [--schedule] | ruche export_fec --from D --to D FILE
+ruche reports_deliver [--date D] [--schedule]   (scheduled report emails and alerts)
 ruche <any Django command>        (shell, check, createsuperuser, changepassword...)
 """
 

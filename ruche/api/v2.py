@@ -6,6 +6,7 @@ from ruche.api.base import EnvelopeRenderer, ExactDecimalParser, RucheAPI, insta
 from ruche.billing import api as billing_api
 from ruche.forecasting import api as forecasting_api
 from ruche.integrations import api as integrations_api
+from ruche.reports import api as reports_api
 from ruche.transfer import api as transfer_api
 
 api = RucheAPI(
@@ -27,5 +28,6 @@ for router in (
     billing_api.router,
     transfer_api.router,
     integrations_api.router,
+    reports_api.router,
 ):
     api.add_router("/", router)
