@@ -82,3 +82,4 @@ screenshots: install
 	$(BIN)/ruche migrate --no-input
 	$(BIN)/ruche demo --deals $(DEMO_DEALS) --seed $(DEMO_SEED) --if-empty
 	$(BIN)/python -m ruche.web.screenshots --out docs/screenshots
+	$(BIN)/python -m ruche.billing.screenshots --out docs/screenshots

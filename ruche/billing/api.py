@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from django.http import HttpResponse
-from ninja import Field, Router, Schema
+from ninja import Field, Query, Router, Schema
 
 from ruche.api.auth import actor_of
 from ruche.api.crud import Resource, _with_etag, add_crud_routes, expected_version
@@ -521,16 +521,33 @@ def get_quote_pdf(request, id: Id):
     return _file(quote_pdf(quote), "application/pdf", f"{quote.reference}.pdf")
 
 
-class PaymentStateOut(Schema):
-    deal_id: int
+class CurrencyPaymentStateOut(Schema):
     status: str
-    currency: str | None
+    currency: str
     invoice_count: int
     invoiced: Decimal
     paid: Decimal
     credited: Decimal
     balance: Decimal
     overdue: Decimal
+
+
+class PaymentStateOut(CurrencyPaymentStateOut):
+    deal_id: int
+    currency: str | None
+    by_currency: list[CurrencyPaymentStateOut]
+
+
+STATE_AMOUNTS = ("invoiced", "paid", "credited", "balance", "overdue")
+
+
+def _state_out(state: dict, currency: str) -> dict:
+    return {
+        "status": state["status"],
+        "currency": currency,
+        "invoice_count": state["invoice_count"],
+        **{key: to_major(state[f"{key}_minor"], currency) for key in STATE_AMOUNTS},
+    }
 
 
 @router.get(
@@ -542,19 +559,67 @@ class PaymentStateOut(Schema):
 def deal_payment_state(request, id: Id):
     deal = access_deal_by_id(request.auth, id)
     state = selectors.deal_payment_state(request.auth, deal.pk)
-    currency = state["currency"] or deal.currency
     return ok(
-        {
+        _state_out(state, state["currency"] or deal.currency)
+        | {
             "deal_id": deal.pk,
-            "status": state["status"],
-            "currency": currency,
-            "invoice_count": state["invoice_count"],
-            **{
-                key: to_major(state[f"{key}_minor"], currency)
-                for key in ("invoiced", "paid", "credited", "balance", "overdue")
-            },
+            "by_currency": [_state_out(row, row["currency"]) for row in state["by_currency"]],
         }
     )
+
+
+# Payment behaviour and expected cash-in ----------------------------------------------------
+
+
+class PaymentDelayOut(Schema):
+    org_id: int | None = None
+    customer_name: str | None = None
+    segment: str | None = None
+    invoice_count: int
+    late_count: int
+    average_days_to_pay: Decimal
+    average_days_late: Decimal
+
+
+@router.get(
+    "/billing/payment_delays",
+    response=envelope(list[PaymentDelayOut]),
+    operation_id="getPaymentDelays",
+    summary="Average days to pay and days late of paid invoices, per customer or per segment",
+)
+def get_payment_delays(request, group_by: Literal["customer", "segment"] = "customer"):
+    return ok(selectors.payment_delays(request.auth, group_by=group_by))
+
+
+class CashInOut(Schema):
+    currency: str
+    amount: Decimal
+    invoice_count: int
+
+
+class CashInWeekOut(CashInOut):
+    week_start: dt.date
+
+
+class ExpectedCashInOut(Schema):
+    overdue: list[CashInOut]
+    weeks: list[CashInWeekOut]
+    later: list[CashInOut]
+
+
+def _cash_in_out(row: dict) -> dict:
+    return row | {"amount": to_major(row["amount_minor"], row["currency"])}
+
+
+@router.get(
+    "/billing/expected_cash_in",
+    response=envelope(ExpectedCashInOut),
+    operation_id="getExpectedCashIn",
+    summary="What remains due on issued invoices, per week of their due date and currency",
+)
+def get_expected_cash_in(request, weeks: int = Query(12, ge=1, le=104)):
+    cash_in = selectors.expected_cash_in(request.auth, weeks=weeks)
+    return ok({bucket: [_cash_in_out(row) for row in rows] for bucket, rows in cash_in.items()})
 
 
 # The seller's billing profile ----------------------------------------------------------------

@@ -7,12 +7,16 @@ by one expression used for lists, filters and single records alike.
 """
 
 import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import (
     BigIntegerField,
     Case,
     Count,
+    DateField,
     F,
+    Func,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
@@ -21,11 +25,11 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncWeek
 from django.utils import timezone
 
 from ruche.billing.models import Invoice, Payment, Quote
-from ruche.core.exceptions import NotFound
+from ruche.core.exceptions import NotFound, ValidationError
 from ruche.core.permissions import owner_q, visibility_q
 
 Status = Invoice.Status
@@ -178,7 +182,11 @@ def payment_list(user, *, filters: dict) -> QuerySet[Payment]:
 def deal_payment_states(user, deal_ids: list[int], today: dt.date | None = None) -> dict:
     """{deal_id: state} for the deals among `deal_ids` the user may see, in one query: what was
     invoiced (issued invoices and deposits), paid, credited, still due and overdue, and a
-    summary status: none, issued, partially_paid, paid, overdue, credited."""
+    summary status: none, issued, partially_paid, paid, overdue, credited.
+
+    Amounts in different currencies are never added: `by_currency` has one entry per currency;
+    the top-level amounts are those in the deal's currency (else the first currency), and the
+    top-level status sums up every currency (one overdue currency makes the deal overdue)."""
     today = today or timezone.localdate()
     rows = (
         with_balance(
@@ -191,7 +199,7 @@ def deal_payment_states(user, deal_ids: list[int], today: dt.date | None = None)
             today,
         )
         .order_by()
-        .values("deal_id", "currency")
+        .values("deal_id", "currency", "deal__currency")
         .annotate(
             count=Count("pk"),
             invoiced=Sum("total_incl_vat_minor"),
@@ -207,19 +215,27 @@ def deal_payment_states(user, deal_ids: list[int], today: dt.date | None = None)
             ),
         )
     )
-    states = {}
-    for row in rows:
-        states[row["deal_id"]] = {
-            "currency": row["currency"],
-            "invoice_count": row["count"],
-            "invoiced_minor": row["invoiced"],
-            "paid_minor": row["paid"],
-            "credited_minor": row["credited"],
-            "balance_minor": row["balance"],
-            "overdue_minor": row["overdue"],
-            "status": _summary(row),
-        }
-    return states
+    by_deal: dict[int, list[dict]] = {}
+    main_currency: dict[int, str] = {}
+    for row in sorted(rows, key=lambda row: row["currency"]):
+        by_deal.setdefault(row["deal_id"], []).append(_currency_state(row))
+        main_currency[row["deal_id"]] = row["deal__currency"]
+    return {
+        deal_id: _deal_state(states, main_currency[deal_id]) for deal_id, states in by_deal.items()
+    }
+
+
+def _currency_state(row: dict) -> dict:
+    return {
+        "currency": row["currency"],
+        "invoice_count": row["count"],
+        "invoiced_minor": row["invoiced"],
+        "paid_minor": row["paid"],
+        "credited_minor": row["credited"],
+        "balance_minor": row["balance"],
+        "overdue_minor": row["overdue"],
+        "status": _summary(row),
+    }
 
 
 def _summary(row: dict) -> str:
@@ -228,6 +244,26 @@ def _summary(row: dict) -> str:
     if row["balance"] <= 0:
         return Status.CREDITED if row["credited"] >= row["invoiced"] else Status.PAID
     return Status.PARTIALLY_PAID if row["paid"] > 0 else Status.ISSUED
+
+
+def _deal_state(states: list[dict], deal_currency: str) -> dict:
+    main = next((s for s in states if s["currency"] == deal_currency), states[0])
+    statuses = {state["status"] for state in states}
+    if Status.OVERDUE in statuses:
+        status = Status.OVERDUE
+    elif len(statuses) == 1:
+        status = main["status"]
+    elif statuses <= {Status.PAID, Status.CREDITED}:
+        status = Status.PAID
+    elif statuses & {Status.PAID, Status.PARTIALLY_PAID, Status.CREDITED}:
+        status = Status.PARTIALLY_PAID
+    else:
+        status = Status.ISSUED
+    return main | {
+        "invoice_count": sum(state["invoice_count"] for state in states),
+        "status": status,
+        "by_currency": states,
+    }
 
 
 def deal_payment_state(user, deal_id: int, today: dt.date | None = None) -> dict:
@@ -241,6 +277,7 @@ def deal_payment_state(user, deal_id: int, today: dt.date | None = None) -> dict
         "balance_minor": 0,
         "overdue_minor": 0,
         "status": "none",
+        "by_currency": [],
     }
 
 
@@ -251,3 +288,144 @@ def deal_billing_documents(user, deal_id: int) -> dict:
     kinds = (Kind.INVOICE, Kind.DEPOSIT, Kind.CREDIT_NOTE)
     invoices = invoice_queryset(user, kinds=kinds).filter(deal_id=deal_id).order_by("pk")
     return {"quotes": list(quotes), "invoices": list(invoices)}
+
+
+# Payment behaviour and expected cash-in (docs/billing.md gives each formula) ------------------
+
+
+class DaysBetween(Func):
+    """Whole days from `start` to `end` (two dates), as an integer on both databases."""
+
+    output_field = IntegerField()
+
+    def __init__(self, end, start):
+        super().__init__(end, start)
+
+    def as_sql(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, template="(%(expressions)s)", arg_joiner=" - ")
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return super().as_sql(
+            compiler,
+            connection,
+            template="CAST(julianday(%(expressions)s) AS INTEGER)",
+            arg_joiner=") - julianday(",
+        )
+
+
+SEGMENT_UNSPECIFIED = ""
+GROUPINGS = {"customer": ("org_id", "customer_name"), "segment": ("segment",)}
+
+
+def _average(total: int, count: int) -> Decimal | None:
+    """Days to one decimal, half up: 31 days over 2 invoices is 15.5."""
+    if not count:
+        return None
+    return (Decimal(total) / count).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def paid_invoices(user) -> QuerySet[Invoice]:
+    """Issued invoices and deposits fully paid by payments (not cancelled by a credit note),
+    each with `paid_date` (its last payment), `days_to_pay` (paid date - issue date) and
+    `days_late` (paid date - due date, 0 when paid on time)."""
+    last_payment = Subquery(
+        Payment.objects.filter(invoice=OuterRef("pk"), is_deleted=False)
+        .order_by("-date")
+        .values("date")[:1]
+    )
+    return (
+        invoice_queryset(user)
+        .filter(issued_time__isnull=False)
+        .annotate(paid_date=last_payment)
+        .filter(status=Status.PAID, credited_minor=0, paid_date__isnull=False)
+        .annotate(
+            days_to_pay=DaysBetween(F("paid_date"), F("issue_date")),
+            days_late=Case(
+                When(paid_date__gt=F("due_date"), then=DaysBetween(F("paid_date"), F("due_date"))),
+                default=Value(0),
+                output_field=IntegerField(),
+            ),
+        )
+    )
+
+
+def payment_delays(user, *, group_by: str = "customer") -> list:
+    """Per customer (organisation) or per segment (the organisation's industry): how many
+    invoices were paid, the average days to pay and the average days late. One GROUP BY query;
+    rows ordered by the longest average delay first."""
+    if group_by not in GROUPINGS:
+        raise ValidationError({"group_by": f"One of {', '.join(GROUPINGS)}."})
+    invoices = paid_invoices(user).annotate(
+        segment=Coalesce(F("org__industry"), Value(SEGMENT_UNSPECIFIED))
+    )
+    keys = GROUPINGS[group_by]
+    rows = (
+        invoices.order_by()
+        .values(*keys)
+        .annotate(
+            invoice_count=Count("pk"),
+            days_to_pay_total=Sum("days_to_pay"),
+            days_late_total=Sum("days_late"),
+            late_count=Sum(Case(When(days_late__gt=0, then=1), default=0)),
+        )
+    )
+    result = [
+        {
+            **{key: row[key] for key in keys},
+            "invoice_count": row["invoice_count"],
+            "late_count": row["late_count"],
+            "average_days_to_pay": _average(row["days_to_pay_total"], row["invoice_count"]),
+            "average_days_late": _average(row["days_late_total"], row["invoice_count"]),
+        }
+        for row in rows
+    ]
+    return sorted(result, key=lambda row: (-row["average_days_to_pay"], str(row[keys[-1]])))
+
+
+def week_start(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def expected_cash_in(user, *, weeks: int = 12, today: dt.date | None = None) -> dict:
+    """What remains due on issued invoices, per currency: `overdue` (due before today), then
+    by the week (Monday) of the due date for `weeks` weeks from this one, then `later`.
+    One GROUP BY query."""
+    today = today or timezone.localdate()
+    first = week_start(today)
+    end = first + dt.timedelta(weeks=weeks)
+    rows = (
+        invoice_queryset(user, kinds=(Kind.INVOICE, Kind.DEPOSIT))
+        .filter(issued_time__isnull=False, balance_minor__gt=0)
+        .annotate(
+            bucket=Case(
+                When(due_date__lt=today, then=Value("overdue")),
+                When(due_date__gte=end, then=Value("later")),
+                default=Value("week"),
+            ),
+            week=Case(
+                When(due_date__gte=today, due_date__lt=end, then=TruncWeek("due_date")),
+                default=None,
+                output_field=DateField(),
+            ),
+        )
+        .order_by()
+        .values("bucket", "week", "currency")
+        .annotate(amount_minor=Sum("balance_minor"), invoice_count=Count("pk"))
+    )
+    result = {"overdue": [], "weeks": [], "later": []}
+    for row in sorted(rows, key=lambda row: row["currency"]):
+        entry = {
+            "currency": row["currency"],
+            "amount_minor": row["amount_minor"],
+            "invoice_count": row["invoice_count"],
+        }
+        if row["bucket"] == "week":
+            result["weeks"].append({"week_start": _as_date(row["week"])} | entry)
+        else:
+            result[row["bucket"]].append(entry)
+    result["weeks"].sort(key=lambda row: (row["week_start"], row["currency"]))
+    return result
+
+
+def _as_date(value) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value

@@ -10,11 +10,14 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from ruche.accounts.models import Company
+from ruche.billing.mail import deliver_quote_email
 from ruche.billing.models import (
     MAX_PAYMENT_TERMS_DAYS,
     VAT_RATES,
@@ -30,7 +33,7 @@ from ruche.billing.models import (
     QuoteLine,
 )
 from ruche.billing.numbering import next_number
-from ruche.billing.reminders import notify_payment
+from ruche.billing.reminders import customer_email, notify_payment
 from ruche.billing.selectors import (
     document_q,
     invoice_queryset,
@@ -585,6 +588,29 @@ def quote_send(*, actor: Actor, quote_id: int) -> Quote:
 
 
 @transaction.atomic
+def quote_email_send(
+    *, actor: Actor, quote_id: int, to_email: str = "", message: str = ""
+) -> Quote:
+    """Email the quote with its PDF: a draft becomes sent; a sent quote may be sent again.
+    Without `to_email`, the customer's billing email (or the deal contact's) is used."""
+    quote = _lock_quote(actor, quote_id)
+    if quote.status not in (QuoteStatus.DRAFT, QuoteStatus.SENT):
+        raise Conflict(f"Quote {quote.reference} is {quote.status}: it is not sent again.")
+    to_email = (to_email or "").strip() or customer_email(quote)
+    if not to_email:
+        raise ValidationError({"to_email": "The customer has no email address: give one."})
+    try:
+        validate_email(to_email)
+    except DjangoValidationError:
+        raise ValidationError({"to_email": f"Not a valid email address: {to_email!r}."}) from None
+    if quote.status == QuoteStatus.DRAFT:
+        quote = quote_send(actor=actor, quote_id=quote.pk)
+    record_event("quote", quote.pk, Event.UPDATED, actor, "emailed_to", None, to_email)
+    transaction.on_commit(lambda: deliver_quote_email(quote.pk, to_email, message or ""))
+    return quote
+
+
+@transaction.atomic
 def quote_decline(*, actor: Actor, quote_id: int) -> Quote:
     return _set_quote_status(_lock_quote(actor, quote_id), QuoteStatus.DECLINED, actor)
 
@@ -741,6 +767,44 @@ def _deposit_items(deal: Deal, percent: Decimal) -> list[dict]:
     ]
 
 
+def _invoiced_field(data: dict, quote: Quote | None, kind: str) -> str:
+    """The input an over-invoicing refusal names: what made the amount."""
+    if quote is not None:
+        return "quote_id"
+    if data.get("lines") is not None:
+        return "lines"
+    return "deposit_percent" if kind == Kind.DEPOSIT else "deal_id"
+
+
+def _check_deal_not_overinvoiced(invoice: Invoice, *, field: str) -> None:
+    """A deal is invoiced at most for its value excluding VAT: its invoices and deposits, drafts
+    included, less what issued credit notes cancelled. The deal row is locked first, so two
+    invoices made at once for the same deal are checked one after the other."""
+    if invoice.deal_id is None or invoice.kind == Kind.CREDIT_NOTE:
+        return
+    deal = Deal.objects.select_for_update().get(pk=invoice.deal_id)
+    invoices = Invoice.objects.filter(deal_id=deal.pk, kind__in=(Kind.INVOICE, Kind.DEPOSIT))
+    others = invoices.exclude(pk=invoice.pk).aggregate(total=Sum("total_excl_vat_minor"))
+    invoiced = (others["total"] or 0) + invoice.total_excl_vat_minor
+    credited = (
+        Invoice.objects.filter(
+            credited_invoice__in=invoices, kind=Kind.CREDIT_NOTE, issued_time__isnull=False
+        ).aggregate(total=Sum("total_excl_vat_minor"))["total"]
+        or 0
+    )
+    excess = invoiced - credited - deal.value_minor
+    if excess > 0:
+        currency = deal.currency
+        raise ValidationError(
+            {
+                field: f"Deal {deal.pk} is worth {to_major(deal.value_minor, currency)} {currency} "
+                f"excl. VAT; with this invoice it would be invoiced "
+                f"{to_major(invoiced - credited, currency)} {currency}, "
+                f"{to_major(excess, currency)} {currency} too much."
+            }
+        )
+
+
 def _deducted_deposits(deal: Deal) -> list[Invoice]:
     """The deal's issued deposit invoices that no credit note cancelled."""
     deposits = with_balance(
@@ -818,6 +882,7 @@ def invoice_create(*, actor: Actor, data: dict[str, Any]) -> Invoice:
     clean_model_fields(invoice)
     invoice.save()
     _save_lines(invoice, lines, "lines")
+    _check_deal_not_overinvoiced(invoice, field=_invoiced_field(data, quote, kind))
     invoice.deducted_deposits.set(deposits)
     extra = {k: data[k] for k in ("payment_terms_days", "delivery_date") if k in data}
     if extra:
@@ -835,6 +900,8 @@ def invoice_update(
     if invoice.kind == Kind.CREDIT_NOTE and data.get("lines") is not None:
         _check_credit_lines(invoice.credited_invoice, data["lines"])
     _update_document(invoice, actor=actor, entity="invoice", data=data, line_model=InvoiceLine)
+    if data.get("lines") is not None:
+        _check_deal_not_overinvoiced(invoice, field="lines")
     return invoice
 
 

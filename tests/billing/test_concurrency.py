@@ -1,49 +1,68 @@
-"""On PostgreSQL, invoices issued at the same time from many connections get consecutive numbers:
-no gap, no duplicate. Each thread has its own database connection and its own transaction, so
-they really race for the series row (SELECT ... FOR UPDATE)."""
+"""On PostgreSQL, 50 invoices issued at the same time from several PROCESSES get 50 consecutive
+numbers: no gap, no duplicate. Each process is a new interpreter (spawn) with its own Django and
+its own connection to the test database, so they really race for the series row
+(SELECT ... FOR UPDATE) as separate web workers would."""
 
-from concurrent.futures import ThreadPoolExecutor
-from threading import Barrier
+import multiprocessing
+import queue
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from ruche.billing import services
 from ruche.billing.models import Invoice, NumberSeries
-from ruche.core.history import Actor
+from tests.billing.issuing_process import issue_in_this_process
 
 COUNT = 50
-WORKERS = 8
+PROCESSES = 5
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="concurrent issuing is tested on PostgreSQL"
 )
 
 
-@pytest.mark.django_db(transaction=True)
-def test_fifty_concurrent_issues_get_consecutive_numbers(won_deal, rep, rep_actor):
-    drafts = [
-        services.invoice_create(actor=rep_actor, data={"deal_id": won_deal.pk}).pk
-        for _ in range(COUNT)
+def drafts(actor, customer, count: int) -> list[int]:
+    line = {"name": "Abonnement", "unit_price": "10", "vat_rate": 20}
+    return [
+        services.invoice_create(actor=actor, data={"org_id": customer.pk, "lines": [line]}).pk
+        for _ in range(count)
     ]
-    barrier = Barrier(WORKERS)
 
-    def issue(chunk: list[int]) -> list[str]:
-        try:
-            barrier.wait(timeout=30)
-            actor = Actor.for_user(rep)
-            return [services.invoice_issue(actor=actor, invoice_id=pk).number for pk in chunk]
-        finally:
-            connections.close_all()
 
-    chunks = [drafts[index::WORKERS] for index in range(WORKERS)]
-    with ThreadPoolExecutor(WORKERS) as pool:
-        numbers = [number for result in pool.map(issue, chunks) for number in result]
+@pytest.mark.django_db(transaction=True)
+def test_fifty_invoices_issued_from_several_processes_get_consecutive_numbers(
+    profile, customer, rep, rep_actor
+):
+    pks = drafts(rep_actor, customer, COUNT)
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(PROCESSES)
+    results = context.Queue()
+    database = connection.settings_dict["NAME"]
+    workers = [
+        context.Process(
+            target=issue_in_this_process,
+            args=(database, rep.pk, pks[index::PROCESSES], barrier, results),
+        )
+        for index in range(PROCESSES)
+    ]
+    for worker in workers:
+        worker.start()
+    issued = []
+    try:
+        while len(issued) < COUNT:
+            issued.append(results.get(timeout=120))
+    except queue.Empty:
+        pytest.fail(f"only {len(issued)} of {COUNT} invoices were issued")
+    finally:
+        for worker in workers:
+            worker.join(timeout=60)
+    assert [worker.exitcode for worker in workers] == [0] * PROCESSES
+    assert len({pid for pid, _ in issued}) == PROCESSES  # really issued from 5 processes
 
     year = timezone.localdate().year
     expected = [f"F{year}-{n:05d}" for n in range(1, COUNT + 1)]
-    assert sorted(numbers) == expected
+    assert sorted(number for _, number in issued) == expected
     stored = sorted(Invoice.objects.exclude(number="").values_list("number", flat=True))
     assert stored == expected
     assert NumberSeries.objects.get(key="invoice").last_number == COUNT

@@ -67,6 +67,7 @@ def test_the_next_invoice_continues_the_series(demo):
     series = NumberSeries.objects.get(key="invoice")
     deal = (
         Deal.objects.filter(status="won", org__siren__gt="", lines__isnull=False)
+        .exclude(pk__in=Invoice.objects.exclude(deal=None).values("deal_id"))
         .order_by("-won_time")
         .first()
     )

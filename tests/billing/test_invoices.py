@@ -46,11 +46,21 @@ def test_an_open_deal_is_not_invoiced(rep, rep_actor, customer, profile):
 
 
 def test_numbers_follow_each_other_and_a_failed_issue_leaves_no_gap(won_deal, rep_actor):
-    first = services.invoice_create(actor=rep_actor, data={"deal_id": won_deal.pk})
-    bad = services.invoice_create(
-        actor=rep_actor, data={"deal_id": won_deal.pk, "customer_siren": ""}
+    first = services.invoice_create(
+        actor=rep_actor, data={"deal_id": won_deal.pk, "mode": "deposit", "deposit_percent": 10}
     )
-    second = services.invoice_create(actor=rep_actor, data={"deal_id": won_deal.pk})
+    bad = services.invoice_create(
+        actor=rep_actor,
+        data={
+            "deal_id": won_deal.pk,
+            "mode": "deposit",
+            "deposit_percent": 10,
+            "customer_siren": "",
+        },
+    )
+    second = services.invoice_create(
+        actor=rep_actor, data={"deal_id": won_deal.pk, "mode": "deposit", "deposit_percent": 10}
+    )
     services.invoice_issue(actor=rep_actor, invoice_id=first.pk)
     with pytest.raises(ValidationError) as error:
         services.invoice_issue(actor=rep_actor, invoice_id=bad.pk)

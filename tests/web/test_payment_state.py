@@ -153,7 +153,9 @@ def test_queries_do_not_grow_with_the_invoiced_cards(
     web_as, rep, rep_actor, won_deal, django_assert_max_num_queries
 ):
     client = web_as(rep)
-    invoice = billing.invoice_create(actor=rep_actor, data={"deal_id": won_deal.pk})
+    invoice = billing.invoice_create(
+        actor=rep_actor, data={"deal_id": won_deal.pk, "mode": "deposit", "deposit_percent": 40}
+    )
     billing.invoice_issue(actor=rep_actor, invoice_id=invoice.pk)
     client.get(column_url(won_deal))  # session and company caches
     client.get(f"/deals/{won_deal.pk}/")

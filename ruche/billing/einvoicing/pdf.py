@@ -21,6 +21,11 @@ from ruche.billing.models import Invoice, Nature, Quote
 from ruche.billing.totals import format_rate
 from ruche.core.money import to_major
 
+# The XML of an EN 16931 invoice is the whole invoice, an alternative representation of the
+# PDF: /AFRelationship /Alternative (Factur-X 1.07.2 / ZUGFeRD 2.3.2, section 6.2.2 "Data
+# relationship"; /Data is for MINIMUM and BASIC WL, whose XML does not carry the full invoice).
+# The factur-x library accepts data, source or alternative for the XML (facturx.facturx.
+# XML_AFRelationship) and defaults to data, so the value is given here. docs/billing.md.
 AF_RELATIONSHIP = "alternative"
 
 
