@@ -39,9 +39,21 @@ urlpatterns = [
     ),
     # Dashboard
     path("dashboard/", dashboard.dashboard, name="dashboard"),
+    # Lists of records: deals, organizations, persons, products, activities
+    *[path(f"{key}/", lists.list_view, {"list_key": key}, name=key) for key in lists.LISTS],
+    *[
+        path(f"{key}/export/", lists.list_export, {"list_key": key}, name=f"{key}_export")
+        for key in lists.LISTS
+    ],
+    path("lists/<str:list_key>/columns/", lists.list_columns, name="list_columns"),
+    path("lists/<str:list_key>/filters/", lists.saved_filter_add, name="saved_filter_add"),
+    path(
+        "saved-filters/<int:filter_id>/delete/",
+        lists.saved_filter_delete,
+        name="saved_filter_delete",
+    ),
+    path("deals/bulk/", lists.deal_bulk, name="deals_bulk"),
     # Deals
-    path("deals/", lists.deal_list_page, name="deals"),
-    path("deals/export.csv", lists.deal_export, name="deals_export"),
     path("deals/<int:deal_id>/", deals.deal_detail, name="deal"),
     path("deals/<int:deal_id>/fields/<str:name>/", deals.deal_field, name="deal_field"),
     path("deals/<int:deal_id>/move/", deals.deal_move, name="deal_move"),

@@ -6,7 +6,7 @@ import io
 import pytest
 
 from ruche.contacts.models import Organization, Person
-from ruche.core.models import Visibility
+from ruche.core.models import Lookup, Visibility
 from ruche.pipelines.models import Deal
 from tests.factories import DealFactory, OrganizationFactory
 
@@ -32,13 +32,13 @@ def test_sort_and_keyset_pages(web_as, rep, django_assert_max_num_queries):
         DealFactory(owner=rep, title=f"Affaire {n:02d}", value=str(1000 - n))
     client = web_as(rep)
     client.get("/deals/")
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):
         first = client.get("/deals/?sort=value_minor").content.decode()
     titles = rows(first)
     assert len(titles) == 50
     assert titles[:3] == ["Affaire 59", "Affaire 58", "Affaire 57"]
     cursor = first.split("cursor=")[1].split('"')[0]
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(7):
         second = client.get(
             f"/deals/?sort=value_minor&status=all&cursor={cursor}", HTTP_HX_REQUEST="true"
         ).content.decode()
@@ -65,7 +65,7 @@ def test_csv_export_of_the_current_list_is_formula_safe(web_as, rep, other_rep):
     DealFactory(owner=rep, title="=HYPERLINK(1)", value="12.30")
     DealFactory(owner=rep, title="Gagnée", status="won")
     DealFactory(owner=other_rep, title="Privée", visible_to=Visibility.OWNER)
-    response = web_as(rep).get("/deals/export.csv?status=open")
+    response = web_as(rep).get("/deals/export/?status=open")
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     table = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert table[0][:3] == ["id", "title", "organization"]
@@ -133,3 +133,34 @@ def test_quick_add_a_person_and_an_organisation(web_as, rep):
     assert response.status_code == 200
     assert Organization.objects.get(name="Cave Dubois").city == "Tours"
     assert client.get("/quick-add/unknown/").status_code == 404
+
+
+def test_the_deals_list_queries_do_not_grow_with_rows_or_columns(
+    web_as, rep, django_assert_max_num_queries
+):
+    from ruche.core.custom_fields import custom_field_create
+
+    helper = custom_field_create(
+        user=None, entity="deal", data={"name": "Aide", "field_type": "user"}
+    )
+    label = Lookup.objects.filter(kind=Lookup.Kind.LABEL).first()
+    client = web_as(rep)
+    columns = ["title", "organization", "person", "labels", "forecast_category", f"cf:{helper.key}"]
+    client.post("/lists/deals/columns/", {"columns": columns})
+
+    def add(count):
+        for _ in range(count):
+            org = OrganizationFactory(owner=rep)
+            DealFactory(
+                owner=rep, org=org, label_ids=[label.pk], custom_fields={helper.key: rep.pk}
+            )
+
+    add(5)
+    client.get("/deals/")
+    with django_assert_max_num_queries(14) as few:
+        html = client.get("/deals/").content.decode()
+    assert len(rows(html)) == 5
+    assert html.count(f"<td>{label.name}</td><td></td><td>{rep}</td>") == 5
+    add(55)
+    with django_assert_max_num_queries(len(few)):
+        assert len(rows(client.get("/deals/").content.decode())) == 50

@@ -16,14 +16,16 @@ from ruche.accounts.models import Team
 from ruche.api.pagination import paginate
 from ruche.billing.models import Invoice
 from ruche.billing.selectors import deal_payment_states
+from ruche.core.custom_fields import definitions
 from ruche.core.exceptions import ValidationError
-from ruche.core.models import Lookup
+from ruche.core.models import CustomField, Lookup
 from ruche.core.money import round_half_up
 from ruche.pipelines.models import Deal, Pipeline, Stage
 from ruche.pipelines.selectors import pipeline_list, stage_list
 from ruche.web import formatting
-from ruche.web.filters import DealFilters
+from ruche.web.filters import CUSTOM_PREFIX, DealFilters, active_lookups
 from ruche.web.views.common import STATUS_LABELS, web_view
+from ruche.web.views.lists import saved_filters
 
 PAGE_SIZE = 20
 
@@ -111,16 +113,48 @@ def board_home(request: HttpRequest) -> HttpResponse:
     return redirect(f"/pipelines/{pipeline.pk}/board/" + (f"?{query}" if query else ""))
 
 
+def custom_filter_fields(filters: DealFilters, owners: list) -> list[dict]:
+    """One filter per deal custom field: a choice list where the field has options (or is a
+    user), else a box the value is typed in."""
+    fields = []
+    for custom_field in definitions(CustomField.Entity.DEAL).values():
+        kind = custom_field.field_type
+        options = None
+        if kind in (CustomField.FieldType.SINGLE_CHOICE, CustomField.FieldType.MULTIPLE_CHOICE):
+            options = [(str(option["id"]), option["label"]) for option in custom_field.options]
+        elif kind == CustomField.FieldType.USER:
+            options = [(str(owner.pk), str(owner)) for owner in owners]
+        fields.append(
+            {
+                "name": f"{CUSTOM_PREFIX}{custom_field.key}",
+                "label": custom_field.name,
+                "value": filters.custom_value(custom_field.key),
+                "options": options,
+                "input": "date" if kind == CustomField.FieldType.DATE else "text",
+            }
+        )
+    return fields
+
+
 @web_view
 def board(request: HttpRequest, pipeline_id: int) -> HttpResponse:
     pipeline = _pipeline(pipeline_id)
-    context = board_context(request, pipeline) | {
+    context = board_context(request, pipeline)
+    owners = list(get_user_model().objects.filter(is_active=True).order_by("name", "email"))
+    lookups = active_lookups(
+        Lookup.Kind.LABEL, Lookup.Kind.FORECAST_CATEGORY, Lookup.Kind.LOSS_REASON
+    )
+    context |= {
         "pipelines": list(pipeline_list()),
-        "owners": list(get_user_model().objects.filter(is_active=True).order_by("name", "email")),
-        "labels": list(Lookup.objects.filter(kind=Lookup.Kind.LABEL, is_active=True)),
+        "owners": owners,
+        "labels": lookups[Lookup.Kind.LABEL],
+        "forecast_categories": lookups[Lookup.Kind.FORECAST_CATEGORY],
         "teams": list(Team.objects.order_by("name")),
-        "loss_reasons": list(Lookup.objects.filter(kind=Lookup.Kind.LOSS_REASON, is_active=True)),
+        "loss_reasons": lookups[Lookup.Kind.LOSS_REASON],
         "status_labels": STATUS_LABELS,
+        "custom_filters": custom_filter_fields(context["filters"], owners),
+        "saved_filters": saved_filters(request.user, "board"),
+        "save_query": context["query"],
     }
     return render(request, "web/board/board.html", context)
 

@@ -266,10 +266,29 @@
     });
   }
 
+  /* Lists: tick every shown row, and show the value the chosen bulk action needs ------- */
+  function showBulkValue() {
+    const action = document.getElementById("bulk-action");
+    if (!action) return;
+    document.querySelectorAll("#bulk-form [data-bulk]").forEach((field) => {
+      field.hidden = field.dataset.bulk !== action.value;
+    });
+  }
+
+  document.addEventListener("change", (event) => {
+    if (event.target.matches(".select-all")) {
+      document.querySelectorAll('input[name="ids"][form="bulk-form"]').forEach((box) => {
+        box.checked = event.target.checked;
+      });
+    }
+    if (event.target.id === "bulk-action") showBulkValue();
+  });
+
   function init() {
     initBoard();
     initStageOrder();
     initLines();
+    showBulkValue();
     document.body.addEventListener("ruche:created", (event) => {
       if (event.detail && event.detail.kind === "deal") reloadBoard();
     });
