@@ -19,6 +19,12 @@ same story:
 - a deal with lines is worth the exact sum of its line totals (`ruche.pipelines.lines`);
   a recurring deal is worth its monthly amount x its term in months.
 
+Every deal runs its course under the same laws whatever its creation date (a steady flow of
+deals every month, seasonal, closes spread over the following months by a lognormal cycle,
+some deals stalling until a clean-up closes them as lost), so the past looks like the present
+and a backtest can learn from it; a deal whose course ends after the reference date is open,
+in the stage it had reached.
+
 The history records the deal's life, not every field: lines are part of the creation, and the
 `created` rows carry the main values. Activities and notes get no history rows.
 
@@ -65,6 +71,8 @@ DAY = 86_400.0
 DASH = "\u2013"  # an en dash, as French titles use
 WINDOW_DAYS = 3 * 365
 RENEWAL_SHARE = 0.15
+STALLED_SHARE = 0.15  # deals that stop moving and are closed as lost at a clean-up
+CLEANUP_MEDIAN_DAYS = 240
 LINES_SHARE = 0.3
 DEALS_PER_ORGANIZATION = 4
 USER = ChangeRecord.ActorKind.USER
@@ -948,43 +956,52 @@ class DemoGenerator:
             )
             value, monthly, term = self._value(rng, revenue_type, size)
 
-        # The story: open, won or lost, and the stages gone through.
-        is_open = rng.random() < 0.05 + 0.95 * math.exp(-age_days / 150)
+        # The story: every deal runs its course with the same laws whatever its creation
+        # date, so the past looks like the present: won or lost after a cycle, or stalled and
+        # closed as lost at a pipeline clean-up months later. A deal whose course ends after
+        # the reference date is open, in the stage it had reached by then.
         start = 0 if renewal else rng.choices((0, 1, 2), (75, 20, 5))[0]
         start = min(start, n_stages - 1)
         win_rate = (0.78 if renewal else 0.32) * owner.win_factor
-        status = "open"
-        if is_open:
-            capacity = int(age_days / 12)
-            final = start + rng.randint(0, max(0, min(n_stages - 1 - start, capacity)))
-            end_ts = add_ts + (self.end_ts - 60 - add_ts) * rng.uniform(0.3, 1.0)
+        stalled = rng.random() < STALLED_SHARE
+        if stalled:
+            outcome = "lost"
+            final = start + rng.randint(0, max(0, n_stages - 3 - start))
+            moves_end = add_ts + rng.uniform(5, 60) * DAY
+            cycle = rng.lognormvariate(math.log(CLEANUP_MEDIAN_DAYS), 0.5) * DAY
         else:
-            status = "won" if rng.random() < win_rate else "lost"
-            if status == "won":
+            outcome = "won" if rng.random() < win_rate else "lost"
+            if outcome == "won":
                 final = n_stages - 1 - rng.choices((0, 1, 2), (70, 25, 5))[0]
             else:
                 final = rng.choices(range(n_stages), (32, 25, 18, 15, 10, 5, 5, 5)[:n_stages])[0]
-            final = max(start, min(final, n_stages - 1))
-            median = 15 if renewal else (30 if status == "won" else 20)
-            cycle = rng.lognormvariate(math.log(median), 0.7) * DAY
-            limit = self.end_ts - 60 - add_ts
-            if cycle >= limit:
-                cycle = limit * rng.uniform(0.2, 0.95)
-            end_ts = add_ts + cycle
+            median = 15 if renewal else (45 if outcome == "won" else 30)
+            cycle = rng.lognormvariate(math.log(median), 0.8) * DAY
+            moves_end = add_ts + cycle
+        final = max(start, min(final, n_stages - 1))
+        end_ts = add_ts + cycle
+        is_open = end_ts >= self.end_ts - 60
+        status = "open" if is_open else outcome
         path = self._path(rng, start, final)
-        if not is_open:
-            end_ts = self._office_hours(rng, end_ts, add_ts, self.end_ts - 60)
         move_times = sorted(
-            self._office_hours(rng, rng.uniform(add_ts, end_ts), add_ts, end_ts)
+            self._office_hours(rng, rng.uniform(add_ts, moves_end), add_ts, moves_end)
             for _ in range(len(path) - 1)
         )
+        if is_open:
+            move_times = [t for t in move_times if t < self.end_ts - 60]
+            path = path[: len(move_times) + 1]
+        else:
+            last_move = move_times[-1] if move_times else add_ts
+            end_ts = self._office_hours(rng, end_ts, last_move, self.end_ts - 60)
         entered = [add_ts, *move_times]
         stage_change_ts = entered[-1]
 
         # Dates.
         local_add = self._local(add_ts).date()
         if is_open:
-            expected = local_add + dt.timedelta(days=rng.randint(20, 90))
+            planned = local_add + dt.timedelta(days=rng.randint(20, 90))
+            expected = planned if stalled else self._local(end_ts).date()
+            expected += dt.timedelta(days=rng.randint(-15, 20))
             if expected < self.today and rng.random() < 0.7:
                 expected = self.today + dt.timedelta(days=rng.randint(5, 60))
         else:

@@ -11,13 +11,14 @@ from ninja import Field, Query, Router, Schema
 from ruche.api.auth import actor_of
 from ruche.api.pagination import PageParams, page_response, paginate
 from ruche.api.schemas import DeletedId, Id, envelope, ok
-from ruche.core.exceptions import ValidationError
+from ruche.core.exceptions import NotFound, PermissionDenied, ValidationError
 from ruche.core.money import to_major
 from ruche.forecasting import selectors, services
 from ruche.forecasting.funnel import funnel
 from ruche.forecasting.metrics import INDICATORS, MetricQuery, metric
 from ruche.forecasting.models import ForecastAdjustment, ForecastSubmission, Goal, Quota
 from ruche.forecasting.projection import projection
+from ruche.forecasting.projection_runs import latest_run
 from ruche.forecasting.scoring import deal_scores, latest_model
 
 router = Router(tags=["Revenue, forecasts and quotas"])
@@ -530,6 +531,30 @@ def get_projection(request, params: Query[ProjectionParams]):
         currency=params.currency,
     )
     return ok(projection(request.auth, months=params.months, query=query))
+
+
+@router.get(
+    "/forecasts/projection/latest",
+    response=envelope(dict[str, Any]),
+    operation_id="getLatestProjectionRun",
+    summary="The latest cached company-wide projection and its backtest (what the dashboard "
+    "shows); administrators only",
+)
+def get_latest_projection_run(request):
+    _refuse_unknown_names(request, set())
+    if not request.auth.is_admin:
+        raise PermissionDenied("The company-wide projection is shown to administrators.")
+    run = latest_run()
+    if run is None:
+        raise NotFound("No projection has been computed yet.")
+    return ok(
+        {
+            "computed_at": run.computed_at,
+            "error": run.error or None,
+            "projection": run.projection,
+            "backtest": run.backtest,
+        }
+    )
 
 
 @router.get(

@@ -27,14 +27,15 @@ from django.utils import timezone
 from ruche.forecasting.metrics import Converter
 from ruche.forecasting.periods import fiscal_start_month, month_index
 from ruche.forecasting.projection import (
+    LOOKBACK_MONTHS,
     MIN_SAMPLE,
     fresh_series,
     history_start,
-    learned_probabilities,
     local_midnight,
     month_start,
     open_pipeline,
     run_rate,
+    snapshots,
     won_matrix,
 )
 
@@ -63,12 +64,13 @@ def backtest(user=None, *, months: int = 12, today=None, min_sample: int = MIN_S
     for (won_m, _), amount in matrix.items():
         actual[won_m] = actual.get(won_m, 0) + amount
     offset = fiscal_start_month() - 1
+    table = snapshots(user, current - months - LOOKBACK_MONTHS, current - 1)
     monthly, quarterly = [], []
     for cutoff_month in range(current - months, current):
         cutoff = local_midnight(month_start(cutoff_month))
         is_quarter = (cutoff_month - offset) % 3 == 0 and cutoff_month + 2 < current
         horizon = 3 if is_quarter else 1
-        learned = learned_probabilities(user, cutoff, min_sample=min_sample)
+        learned = table.learned(cutoff_month, horizon=horizon, min_sample=min_sample)
         pipeline, _ = open_pipeline(
             user,
             cutoff,

@@ -11,11 +11,13 @@ each is converted to the reporting currency once (ruche.core.currency) and the r
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.db import connection
 from django.db.models import (
     BigIntegerField,
     Case,
@@ -36,18 +38,20 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
-from ruche.accounts.models import Company
 from ruche.core.currency import MissingRate, rate_on
 from ruche.core.exceptions import NotFound, ValidationError
 from ruche.core.models import ExchangeRate
 from ruche.core.money import minor_exponent, round_half_up, to_major, validate_currency
 from ruche.forecasting.periods import (
+    MONTHS_IN,
     bucket_expression,
     bucket_period,
     check_day,
+    company,
     day_bounds,
     fiscal_start_month,
     local_day_expression,
+    month_index,
     validate_interval,
 )
 from ruche.pipelines.models import Deal, DealLine, StageEntry
@@ -182,7 +186,7 @@ def _rate_from(prefix: str, day) -> Subquery:
     return Subquery(
         ExchangeRate.objects.filter(
             currency=OuterRef(f"{prefix}currency"),
-            quote_currency=Company.current().currency,
+            quote_currency=company().currency,
             valid_from__lte=OuterRef(day) if isinstance(day, str) else day,
         )
         .order_by("-valid_from")
@@ -196,7 +200,7 @@ class Converter:
     the currency and the earliest day that needed it."""
 
     def __init__(self, report_currency: str | None):
-        self.company_currency = Company.current().currency
+        self.company_currency = company().currency
         self.quote = report_currency or self.company_currency
         self._rates: dict = {}
 
@@ -766,6 +770,138 @@ def stage_conversion(user, query: MetricQuery) -> MetricResult:
     return MetricResult("stage_conversion", None, result)
 
 
+# Recurring revenue: MRR and its movements ---------------------------------------------------------
+
+# Per customer (organisation, or the deal itself without one) and currency: the month-by-month
+# change of its MRR (contracts starting minus contracts ending), its MRR after the change (a
+# running sum, a window function), and the change classified; then summed per month and currency.
+_MRR_SQL = """
+WITH contracts AS ({contracts}),
+events AS (
+    SELECT customer, cur, start_month AS month, monthly AS delta FROM contracts
+    UNION ALL
+    SELECT customer, cur, end_month, -monthly FROM contracts WHERE end_month IS NOT NULL
+),
+changes AS (
+    SELECT customer, cur, month, SUM(delta) AS delta FROM events GROUP BY customer, cur, month
+),
+running AS (
+    SELECT cur, month, delta,
+           SUM(delta) OVER (PARTITION BY customer, cur ORDER BY month) AS after
+    FROM changes
+)
+SELECT month, cur,
+    SUM(delta),
+    SUM(CASE WHEN after - delta = 0 AND after > 0 THEN after ELSE 0 END),
+    SUM(CASE WHEN after - delta > 0 AND after > 0 AND delta > 0 THEN delta ELSE 0 END),
+    SUM(CASE WHEN after - delta > 0 AND after > 0 AND delta < 0 THEN -delta ELSE 0 END),
+    SUM(CASE WHEN after - delta > 0 AND after = 0 THEN -delta ELSE 0 END)
+FROM running GROUP BY month, cur ORDER BY month, cur
+"""
+MRR_MOVES = ("new", "expansion", "contraction", "churned")
+
+
+def _recurring_contracts(user, query: MetricQuery) -> QuerySet:
+    """The recurring deals won (current status), one row each: customer, currency, first
+    month (start date, else won day), first month after the term (None: no term), monthly
+    amount."""
+    start = Coalesce(
+        bucket_expression("recurring_start_date", "month", is_datetime=False),
+        bucket_expression("won_time", "month", is_datetime=True),
+    )
+    return (
+        metric_deals(user, query)
+        .filter(
+            status=Status.WON,
+            revenue_type=Deal.RevenueType.RECURRING,
+            recurring_monthly_minor__isnull=False,
+            won_time__isnull=False,
+        )
+        .annotate(
+            customer=Coalesce(F("org_id"), Value(0) - F("pk")),
+            cur=F("currency"),
+            start_month=start,
+            end_month=start + F("recurring_term_months"),
+            monthly=F("recurring_monthly_minor"),
+        )
+        .values("customer", "cur", "start_month", "end_month", "monthly")
+    )
+
+
+def mrr_changes(user, query: MetricQuery) -> list[tuple]:
+    """(month index, currency, net change, new, expansion, contraction, churned) in minor
+    units of the currency, for every month where some customer's MRR changed: one query."""
+    contracts_sql, params = _recurring_contracts(user, query).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(_MRR_SQL.format(contracts=contracts_sql), params)
+        # PostgreSQL sums (and EXTRACT) come back as numerics: integers here.
+        return [(int(m), cur, *(int(v) for v in sums)) for m, cur, *sums in cursor.fetchall()]
+
+
+def _mrr_months(query: MetricQuery) -> tuple[int, int]:
+    today = timezone.localdate()
+    last = month_index(query.date_to or today)
+    first = month_index(query.date_from) if query.date_from else last - 11
+    return first, last
+
+
+def _first_day(month: int) -> dt.date:
+    return dt.date(month // 12, month % 12 + 1, 1)
+
+
+def mrr(user, query: MetricQuery) -> MetricResult:
+    """MRR at the end of each period, ARR = 12 x MRR, and the period's new, expansion,
+    contraction and churned MRR (docs/metrics.md, "MRR and ARR"). Each month's figures are
+    converted at the rate in force on its first day."""
+    if query.group_by is not None:
+        raise ValidationError({"group_by": "mrr cannot be grouped."})
+    if query.interval not in (None, "month", "quarter", "year"):
+        raise ValidationError({"interval": "mrr: month, quarter or year."})
+    kind = query.interval or "month"
+    size, offset = MONTHS_IN[kind], (0 if kind == "month" else query.fiscal_start - 1)
+    converter = Converter(query.currency)
+    first, last = _mrr_months(query)
+    first -= (first - offset) % size  # whole periods
+    # The (month, currency) group rows, in month order: MRR by currency after each month
+    # with a change, and the converted moves per period.
+    change_months: list[int] = []
+    states: list[dict[str, int]] = []
+    running: dict[str, int] = defaultdict(int)
+    moves: dict[int, dict] = defaultdict(lambda: dict.fromkeys(MRR_MOVES, 0))
+    for month, cur, net, *amounts in mrr_changes(user, query):
+        running[cur] += net
+        if change_months and change_months[-1] == month:
+            states[-1] = dict(running)
+        else:
+            change_months.append(month)
+            states.append(dict(running))
+        if first <= month <= last:
+            day = _first_day(month)
+            target = moves[(month - offset) // size]
+            for name, amount in zip(MRR_MOVES, amounts, strict=True):
+                target[name] += converter.minor(amount, cur, day, day) if amount else 0
+    rows = []
+    for month in range(first, last + 1):
+        bucket = (month - offset) // size
+        if month < last and (month + 1 - offset) // size == bucket:
+            continue  # a period's MRR is its last month's
+        found = bisect_right(change_months, month)
+        day = _first_day(month)
+        state = states[found - 1] if found else {}
+        total = sum(converter.minor(v, cur, day, day) for cur, v in state.items() if v)
+        period_moves = moves.get(bucket, dict.fromkeys(MRR_MOVES, 0))
+        net = sum(period_moves[n] for n in ("new", "expansion"))
+        net -= sum(period_moves[n] for n in ("contraction", "churned"))
+        period = bucket_period(kind, bucket, query.fiscal_start)
+        rows.append(
+            {"period_start": period.start, "period_end": period.end, "period_label": period.label}
+            | {"mrr": converter.major(total), "arr": converter.major(12 * total)}
+            | {name: converter.major(amount) for name, amount in period_moves.items()}
+            | {"net_new": converter.major(net)}
+        )
+    return MetricResult("mrr", converter.quote, rows)
+
+
 # The catalogue ---------------------------------------------------------------------------------
 
 INDICATORS: dict[str, Callable[..., MetricResult]] = {
@@ -781,6 +917,7 @@ INDICATORS: dict[str, Callable[..., MetricResult]] = {
     "sales_velocity": sales_velocity,
     "time_in_stage": time_in_stage,
     "stage_conversion": stage_conversion,
+    "mrr": mrr,
 }
 
 

@@ -2,6 +2,7 @@
 every revision kept, and managers' adjustments, also kept). Amounts are integer minor units."""
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -218,3 +219,18 @@ class DealScore(models.Model):
     score = models.PositiveSmallIntegerField()
     reasons = models.JSONField(default=list)
     scored_at = models.DateTimeField(default=timezone.now)
+
+
+class ProjectionRun(models.Model):
+    """The company-wide revenue projection and its backtest, computed by a background job
+    (ruche.forecasting.tasks.refresh_projection) so that pages read them in one query. A row
+    without `computed_at` is a requested run."""
+
+    requested_at = models.DateTimeField(default=timezone.now)
+    computed_at = models.DateTimeField(null=True, blank=True)
+    projection = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    backtest = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]

@@ -10,6 +10,8 @@ here.
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.db.models import DateField, F, Value
@@ -26,8 +28,26 @@ PERIOD_KINDS = ("month", "quarter", "year")
 MONTHS_IN = {"month": 1, "quarter": 3, "year": 12}
 
 
+_company: ContextVar[Company | None] = ContextVar("ruche_forecasting_company", default=None)
+
+
+def company() -> Company:
+    """The company row, read once per `company_cached()` block (a page computing many
+    indicators), else at each call."""
+    return _company.get() or Company.current()
+
+
+@contextmanager
+def company_cached():
+    token = _company.set(Company.current())
+    try:
+        yield
+    finally:
+        _company.reset(token)
+
+
 def fiscal_start_month() -> int:
-    return Company.current().fiscal_year_start_month or 1
+    return company().fiscal_year_start_month or 1
 
 
 def local_tz():

@@ -23,15 +23,14 @@ import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import pairwise
 
 from django.db.models import (
     Case,
     Count,
-    DateTimeField,
-    ExpressionWrapper,
-    F,
     FloatField,
     IntegerField,
+    Min,
     OuterRef,
     Q,
     Subquery,
@@ -39,7 +38,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from ruche.core.models import ChangeRecord
@@ -60,11 +59,14 @@ from ruche.forecasting.periods import (
 )
 from ruche.pipelines.models import Stage, StageEntry
 
-# Age buckets in days since the deal was added: [0, 30), [30, 90), [90, 180), [180, ...).
-AGE_BUCKETS = (0, 30, 90, 180)
-AGE_LABELS = ("0-29 days", "30-89 days", "90-179 days", "180+ days")
-MIN_SAMPLE = 20  # deals a (stage, age) cell needs before its own rate is used
-MATURITY_DAYS = 120  # a past deal counts once it has had this long to close
+# Age buckets in days since the deal was added: [0, 15), [15, 30), ..., [365, ...).
+AGE_BUCKETS = (0, 15, 30, 60, 90, 180, 365)
+AGE_LABELS = (
+    *(f"{lo}-{hi - 1} days" for lo, hi in pairwise(AGE_BUCKETS)),
+    f"{AGE_BUCKETS[-1]}+ days",
+)
+MIN_SAMPLE = 20  # deal-snapshots a (stage, age) cell needs before its own rates are used
+LOOKBACK_MONTHS = 24  # monthly snapshots the rates are learned from
 HW_MIN_MONTHS = 24
 HORIZON = 12
 Z90 = 1.6449  # two-sided 90% interval
@@ -101,115 +103,182 @@ def stage_at(cutoff: dt.datetime, column: str = "stage_id") -> Subquery:
     )
 
 
+def not_closed_before(moment: dt.datetime, prefix: str = "") -> Q:
+    """A cheap first filter: `close_time` is the last close (reopening clears it), so a deal
+    closed before `moment` and not since was not open at it. The history decides the rest."""
+    return Q(**{f"{prefix}close_time__isnull": True}) | Q(**{f"{prefix}close_time__gte": moment})
+
+
 def open_deals_at(user, cutoff: dt.datetime, query: MetricQuery | None = None):
     """The deals added before `cutoff` and open at it, with `stage_then`, their stage then."""
-    deals = metric_deals(user, query or MetricQuery()).filter(add_time__lt=cutoff)
+    deals = metric_deals(user, query or MetricQuery()).filter(
+        not_closed_before(cutoff), add_time__lt=cutoff
+    )
     return deals.annotate(status_then=status_at(cutoff), stage_then=stage_at(cutoff)).filter(
         Q(status_then__isnull=True) | Q(status_then=ChangeRecord.Event.REOPENED),
         stage_then__isnull=False,
     )
 
 
-def _shifted(column: str, days: int) -> ExpressionWrapper:
-    return ExpressionWrapper(
-        F(column) + Value(dt.timedelta(days=days)), output_field=DateTimeField()
-    )
-
-
-def age_bucket_at(cutoff: dt.datetime) -> Case:
-    """The deal's age bucket at `cutoff` (0..3)."""
+def age_bucket_at(cutoff: dt.datetime, column: str = "add_time") -> Case:
+    """The deal's age bucket at `cutoff` (an index into AGE_BUCKETS)."""
     whens = [
-        When(add_time__gt=cutoff - dt.timedelta(days=hi), then=Value(i))
+        When(**{f"{column}__gt": cutoff - dt.timedelta(days=hi)}, then=Value(i))
         for i, hi in enumerate(AGE_BUCKETS[1:])
     ]
     return Case(*whens, default=Value(len(AGE_BUCKETS) - 1), output_field=IntegerField())
+
+
+def first_won_from(moment: dt.datetime, ref: str = "deal_id") -> Subquery:
+    """The time of the deal's first `won` change record at or after `moment`."""
+    return Subquery(
+        ChangeRecord.objects.filter(
+            entity="deal", entity_id=OuterRef(ref), event=ChangeRecord.Event.WON, time__gte=moment
+        )
+        .order_by("time", "id")
+        .values("time")[:1]
+    )
 
 
 # Learned probabilities --------------------------------------------------------------------------
 
 
 @dataclass
-class Learned:
-    """Per (stage, age bucket) and per stage: (won, closed) distinct deals, and the rule."""
+class Snapshots:
+    """The open pipeline at each month's first day, read from the history: per (month, stage,
+    age bucket) the deals open then, and per (month, stage, age bucket, k) how many of them
+    were won k months later (k = 0: during that month)."""
 
-    cells: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
-    stages: dict[int, tuple[int, int]] = field(default_factory=dict)
+    open: dict[tuple[int, int, int], int] = field(default_factory=dict)
+    won: dict[tuple[int, int, int, int], int] = field(default_factory=dict)
     nominal: dict[int, int] = field(default_factory=dict)
-    min_sample: int = MIN_SAMPLE
 
-    def probability(self, stage_id: int, bucket: int) -> tuple[Decimal, str]:
-        """The cell's share won when it has `min_sample` closed deals, else the stage's over
-        every age, else the stage's nominal probability."""
-        won, closed = self.cells.get((stage_id, bucket), (0, 0))
-        if closed and closed >= self.min_sample:
-            return Decimal(won) / closed, "stage_age"
-        won, closed = self.stages.get(stage_id, (0, 0))
-        if closed and closed >= self.min_sample:
-            return Decimal(won) / closed, "stage"
-        return Decimal(self.nominal.get(stage_id, 0)) / 100, "nominal"
+    def learned(
+        self, cutoff_month: int, *, horizon: int = HORIZON, min_sample: int = MIN_SAMPLE
+    ) -> Learned:
+        """The rates known at `cutoff_month`'s first day: for offset k, only the snapshots
+        of months s with s + k < cutoff_month (the month of the outcome was over), among
+        the last LOOKBACK_MONTHS."""
+        first = cutoff_month - LOOKBACK_MONTHS
+        learned = Learned(nominal=self.nominal, horizon=horizon, min_sample=min_sample)
+        for (month, stage_id, bucket), n in self.open.items():
+            for k in range(horizon):
+                if first <= month < cutoff_month - k:
+                    learned.add_trials((stage_id, bucket), k, n)
+        for (month, stage_id, bucket, k), n in self.won.items():
+            if k < horizon and first <= month < cutoff_month - k:
+                learned.add_wins((stage_id, bucket), k, n)
+        return learned
+
+
+@dataclass
+class Learned:
+    """Per (stage, age bucket) cell and per stage over every age (bucket None): for each
+    month offset k, deal-snapshots seen (trials) and how many were won in month k."""
+
+    nominal: dict[int, int] = field(default_factory=dict)
+    horizon: int = HORIZON
+    min_sample: int = MIN_SAMPLE
+    trials: dict[tuple, list[int]] = field(default_factory=dict)
+    wins: dict[tuple, list[int]] = field(default_factory=dict)
+
+    def _row(self, table: dict, key: tuple) -> list[int]:
+        return table.setdefault(key, [0] * self.horizon)
+
+    def add_trials(self, cell: tuple[int, int], k: int, n: int) -> None:
+        for key in (cell, (cell[0], None)):
+            self._row(self.trials, key)[k] += n
+
+    def add_wins(self, cell: tuple[int, int], k: int, n: int) -> None:
+        for key in (cell, (cell[0], None)):
+            self._row(self.wins, key)[k] += n
+
+    def rates(self, stage_id: int, bucket: int) -> tuple[list[Decimal] | None, str]:
+        """P(won in month k | open in the stage at that age) for k = 0..horizon-1, from the
+        cell when it has `min_sample` deal-snapshots, else from the stage over every age;
+        None (use the nominal probability) when the stage has too few either."""
+        for key, rule in (((stage_id, bucket), "stage_age"), ((stage_id, None), "stage")):
+            trials = self.trials.get(key)
+            if trials and trials[0] >= self.min_sample:
+                wins = self.wins.get(key, [0] * self.horizon)
+                return [
+                    Decimal(w) / t if t else Decimal(0) for w, t in zip(wins, trials, strict=True)
+                ], rule
+        return None, "nominal"
 
     def as_rows(self) -> list[dict]:
         rows = []
-        for (stage_id, bucket), (won, closed) in sorted(self.cells.items()):
-            p, rule = self.probability(stage_id, bucket)
+        for (stage_id, bucket), trials in sorted(
+            (key, value) for key, value in self.trials.items() if key[1] is not None
+        ):
+            rates, rule = self.rates(stage_id, bucket)
+            within = sum(rates) if rates else Decimal(self.nominal.get(stage_id, 0)) / 100
             rows.append(
                 {
                     "stage_id": stage_id,
                     "age": AGE_LABELS[bucket],
-                    "won": won,
-                    "closed": closed,
-                    "probability": (100 * p).quantize(Decimal("0.01"), ROUND_HALF_UP),
+                    "snapshots": trials[0],
+                    "probability": (100 * within).quantize(Decimal("0.01"), ROUND_HALF_UP),
                     "rule": rule,
                 }
             )
         return rows
 
 
+def _snapshot_rows(user, month: int, query: MetricQuery) -> list[dict]:
+    """One GROUP BY over the stage entries open at the month's first day of the deals open
+    then: (stage, age bucket, month of the first win from then on, None if none) -> deals."""
+    moment = local_midnight(month_start(month))
+    deals = metric_deals(user, query).filter(not_closed_before(moment), add_time__lt=moment)
+    entries = (
+        StageEntry.objects.filter(deal__in=deals.values("pk"), entered_at__lt=moment)
+        .filter(Q(left_at__isnull=True) | Q(left_at__gte=moment))
+        .annotate(status_then=status_at(moment, "deal_id"), won_at=first_won_from(moment))
+        .filter(Q(status_then__isnull=True) | Q(status_then=ChangeRecord.Event.REOPENED))
+    )
+    return list(
+        entries.annotate(
+            age=age_bucket_at(moment, "deal__add_time"),
+            won_month=bucket_expression("won_at", "month", is_datetime=True),
+        )
+        .values("stage_id", "age", "won_month")
+        .annotate(n=Count("deal_id", distinct=True))
+        .order_by()
+    )
+
+
+def snapshots(user, first_month: int, last_month: int, query: MetricQuery | None = None):
+    """The Snapshots of months first_month..last_month (one query each, none before the
+    first deal was added)."""
+    query = query or MetricQuery()
+    table = Snapshots(nominal=dict(Stage.objects.values_list("pk", "deal_probability")))
+    first_added = metric_deals(user, query).aggregate(first=Min("add_time"))["first"]
+    if first_added is None:
+        return table
+    first_month = max(first_month, month_index(first_added.astimezone(local_tz()).date()) + 1)
+    for month in range(first_month, last_month + 1):
+        for row in _snapshot_rows(user, month, query):
+            cell = (month, row["stage_id"], row["age"])
+            table.open[cell] = table.open.get(cell, 0) + row["n"]
+            if row["won_month"] is not None:
+                key = (*cell, row["won_month"] - month)
+                table.won[key] = table.won.get(key, 0) + row["n"]
+    return table
+
+
 def learned_probabilities(
     user,
     cutoff: dt.datetime,
     *,
+    horizon: int = HORIZON,
     min_sample: int = MIN_SAMPLE,
-    maturity_days: int = MATURITY_DAYS,
     query: MetricQuery | None = None,
 ) -> Learned:
-    """One GROUP BY stage over the stage entries of the deals added before `cutoff`: for each
-    age bucket [lo, hi), the distinct deals whose stay in the stage overlapped ages lo..hi
-    at least `maturity_days` before the cutoff (so each had that long to close), and how many
-    of them were won at the cutoff (status from the change records). A deal still open, or
-    lost, counts as not won."""
-    horizon = cutoff - dt.timedelta(days=maturity_days)
-    deals = metric_deals(user, query or MetricQuery()).filter(add_time__lt=horizon)
-    entries = StageEntry.objects.filter(
-        deal__in=deals.values("pk"), entered_at__lt=horizon
-    ).annotate(
-        outcome=status_at(cutoff, "deal_id"),
-        stay_end=Coalesce(
-            "left_at", "deal__close_time", Value(cutoff, output_field=DateTimeField())
-        ),
-    )
-    won = Q(outcome=ChangeRecord.Event.WON)
-    aggregates = {
-        "closed_all": Count("deal_id", distinct=True),
-        "won_all": Count("deal_id", distinct=True, filter=won),
-    }
-    for i, lo in enumerate(AGE_BUCKETS):
-        overlap = Q(stay_end__gt=_shifted("deal__add_time", lo)) & Q(
-            deal__add_time__lt=horizon - dt.timedelta(days=lo)
-        )
-        if i + 1 < len(AGE_BUCKETS):
-            overlap &= Q(entered_at__lt=_shifted("deal__add_time", AGE_BUCKETS[i + 1]))
-        aggregates[f"closed_{i}"] = Count("deal_id", distinct=True, filter=overlap)
-        aggregates[f"won_{i}"] = Count("deal_id", distinct=True, filter=overlap & won)
-    learned = Learned(min_sample=min_sample)
-    learned.nominal = dict(Stage.objects.values_list("pk", "deal_probability"))
-    for row in entries.values("stage_id").annotate(**aggregates).order_by():
-        stage_id = row["stage_id"]
-        learned.stages[stage_id] = (row["won_all"], row["closed_all"])
-        for i in range(len(AGE_BUCKETS)):
-            if row[f"closed_{i}"]:
-                learned.cells[(stage_id, i)] = (row[f"won_{i}"], row[f"closed_{i}"])
-    return learned
+    """The learned rates as of `cutoff`, from the snapshots of the LOOKBACK_MONTHS months
+    before its month."""
+    month = month_index(cutoff.astimezone(local_tz()).date())
+    table = snapshots(user, month - LOOKBACK_MONTHS, month - 1, query)
+    return table.learned(month, horizon=horizon, min_sample=min_sample)
 
 
 # The open pipeline at a cutoff ------------------------------------------------------------------
@@ -235,11 +304,16 @@ def open_pipeline(
     query: MetricQuery | None = None,
     converter: Converter | None = None,
 ) -> tuple[dict[int, PipelineMonth], dict]:
-    """{month index: PipelineMonth} of the deals open at `cutoff`, by expected close month;
-    a deal without a close date or overdue counts in `first_month`; one later than
-    `last_month` is left out (counted in the second result)."""
+    """{month index: PipelineMonth} of the deals open at `cutoff`. Deals, value and the
+    nominal weighting go by expected close month (none or overdue: `first_month`; later than
+    `last_month`: left out, counted in the second result); the learned part spreads each
+    deal over the months by its cell's rates of winning k months after `first_month`. A
+    cutoff within the first month keeps only the share of its rate for the days left."""
     converter = converter or Converter(query.currency if query else None)
     day = cutoff.astimezone(local_tz()).date()
+    month_begins = local_midnight(month_start(first_month))
+    month_ends = local_midnight(month_start(first_month + 1))
+    first_share = Decimal((month_ends - cutoff) / (month_ends - month_begins))
     deals = open_deals_at(user, cutoff, query).annotate(
         age=age_bucket_at(cutoff),
         close_month=bucket_expression("expected_close_date", "month", is_datetime=False),
@@ -260,21 +334,30 @@ def open_pipeline(
         month = row["close_month"]
         month = first_month if month is None or month < first_month else month
         value = converter.minor(row["value"] or 0, row["currency"], row["rate_from"], day)
+        nominal = learned.nominal.get(row["stage_then"], 0)
+        if use_deal_probability and row["probability"] is not None:
+            nominal = row["probability"]
+        rates, _ = learned.rates(row["stage_then"], row["age"])
+        if rates is None:  # too little history: the nominal probability, by close month
+            rates = [Decimal(0)] * learned.horizon
+            if month - first_month < learned.horizon:
+                rates[month - first_month] = Decimal(nominal) / 100
+        else:
+            rates = [rates[0] * first_share, *rates[1:]]
+        scale = value / row["value"] if row["value"] else 0
+        squared = (row["sq"] or 0.0) * scale * scale
+        for k in range(min(learned.horizon, last_month - first_month + 1)):
+            target = months[first_month + k]
+            target.learned += value * rates[k]
+            target.variance += float(rates[k] * (1 - rates[k])) * squared
         if month > last_month:
             later["deals"] += row["n"]
             later["value"] += value
             continue
-        nominal = learned.nominal.get(row["stage_then"], 0)
-        if use_deal_probability and row["probability"] is not None:
-            nominal = row["probability"]
-        p, _ = learned.probability(row["stage_then"], row["age"])
-        scale = value / row["value"] if row["value"] else 0
         target = months[month]
         target.deals += row["n"]
         target.value += value
         target.nominal += Decimal(value * nominal) / 100
-        target.learned += value * p
-        target.variance += float(p * (1 - p)) * (row["sq"] or 0.0) * scale * scale
     return months, later
 
 
@@ -392,7 +475,7 @@ def projection(
     current = month_index(today)
     last = current + months - 1
     converter = Converter(query.currency)
-    learned = learned_probabilities(user, now, min_sample=min_sample, query=query)
+    learned = learned_probabilities(user, now, horizon=months, min_sample=min_sample, query=query)
     pipeline, later = open_pipeline(
         user,
         now,

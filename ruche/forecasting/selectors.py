@@ -18,7 +18,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 
-from ruche.accounts.models import Company, Team
+from ruche.accounts.models import Team
 from ruche.core.currency import convert
 from ruche.core.exceptions import NotFound, ValidationError
 from ruche.core.money import Money, to_major
@@ -26,6 +26,7 @@ from ruche.forecasting.metrics import MetricQuery, goal_actuals, pipeline_totals
 from ruche.forecasting.models import ForecastAdjustment, ForecastSubmission, Goal, Quota
 from ruche.forecasting.periods import (
     Period,
+    company,
     fiscal_start_month,
     periods_between,
     validate_period_start,
@@ -90,12 +91,20 @@ def _to_company(amount_minor: int, currency: str, on: dt.date, quote: str) -> in
     return convert(Money(amount_minor, currency), on, quote).amount_minor
 
 
-def quota_attainment(user, *, period: str, period_start: Any, team_id: int | None = None) -> dict:
+def quota_attainment(
+    user,
+    *,
+    period: str,
+    period_start: Any,
+    team_id: int | None = None,
+    currency: str | None = None,
+) -> dict:
     """Per rep and per team the user may see, for one period: quota, won, gap = quota - won,
     the open pipeline expected to close in the period, its weighted value and its totals by
-    forecast category; for a team, the sum of its members' quotas and whether it differs."""
+    forecast category; for a team, the sum of its members' quotas and whether it differs.
+    With `currency`, only the deals and quotas in that currency, unconverted."""
     span = _period(period, period_start)
-    quote = Company.current().currency
+    quote = currency or company().currency
     users = visible_users(user)
     teams = visible_teams(user)
     if team_id is not None:
@@ -105,6 +114,8 @@ def quota_attainment(user, *, period: str, period_start: Any, team_id: int | Non
     quotas = Quota.objects.filter(period=period, period_start=span.start).filter(
         Q(user__in=[p["pk"] for p in people]) | Q(team__in=[t["pk"] for t in team_rows])
     )
+    if currency is not None:
+        quotas = quotas.filter(currency=currency)
     user_quota, team_quota = {}, {}
     for quota in quotas:
         converted = _to_company(quota.amount_minor, quota.currency, span.start, quote)
@@ -115,7 +126,7 @@ def quota_attainment(user, *, period: str, period_start: Any, team_id: int | Non
         if person["team_id"] is not None and person["pk"] in user_quota:
             members_quota[person["team_id"]] += user_quota[person["pk"]]["minor"]
 
-    query = MetricQuery(date_from=span.start, date_to=span.end, team_id=team_id)
+    query = MetricQuery(date_from=span.start, date_to=span.end, team_id=team_id, currency=currency)
     by_owner = _figures(user, query, "owner")
     by_team = _figures(user, query, "team")
 
@@ -210,7 +221,11 @@ def _figures(user, query: MetricQuery, group_by: str) -> dict:
 # Forecasts -------------------------------------------------------------------------------------
 
 
-def _latest(model, period: str, start: dt.date, user_ids: list[int]) -> dict[int, Any]:
+def _latest(
+    model, period: str, start: dt.date, user_ids: list[int], currency: str | None = None
+) -> dict[int, Any]:
+    """Each user's latest revision (in `currency`, when given: the latest one is left out
+    when it is in another currency)."""
     latest_revision = Subquery(
         model.objects.filter(user=OuterRef("user"), period=period, period_start=start)
         .order_by("-revision")
@@ -219,21 +234,32 @@ def _latest(model, period: str, start: dt.date, user_ids: list[int]) -> dict[int
     rows = model.objects.filter(period=period, period_start=start, user__in=user_ids).annotate(
         latest=latest_revision
     )
-    return {row.user_id: row for row in rows.filter(revision=F("latest"))}
+    rows = rows.filter(revision=F("latest"))
+    if currency is not None:
+        rows = rows.filter(currency=currency)
+    return {row.user_id: row for row in rows}
 
 
-def forecast_rollup(user, *, period: str, period_start: Any, team_id: int | None = None) -> dict:
+def forecast_rollup(
+    user,
+    *,
+    period: str,
+    period_start: Any,
+    team_id: int | None = None,
+    currency: str | None = None,
+) -> dict:
     """Each visible user's latest forecast for the period (commit, best case, how many
     revisions), the managers' latest adjustment where the viewer may see it, and the totals,
-    in the company currency at the rate of the period's first day."""
+    in the company currency at the rate of the period's first day. With `currency`, only the
+    forecasts and adjustments made in that currency count, unconverted."""
     span = _period(period, period_start)
-    quote = Company.current().currency
+    quote = currency or company().currency
     users = visible_users(user)
     if team_id is not None:
         users = users.filter(team_id=team_id)
     people = list(users.order_by("name", "pk").values("pk", "name", "team_id"))
     ids = [p["pk"] for p in people]
-    submissions = _latest(ForecastSubmission, period, span.start, ids)
+    submissions = _latest(ForecastSubmission, period, span.start, ids, currency)
     counts = dict(
         ForecastSubmission.objects.filter(period=period, period_start=span.start, user__in=ids)
         .values("user")
@@ -241,7 +267,9 @@ def forecast_rollup(user, *, period: str, period_start: Any, team_id: int | None
         .values_list("user", "n")
     )
     show_adjustments = sees_adjustments(user)
-    adjustments = _latest(ForecastAdjustment, period, span.start, ids) if show_adjustments else {}
+    adjustments = (
+        _latest(ForecastAdjustment, period, span.start, ids, currency) if show_adjustments else {}
+    )
     totals = {"commit": 0, "best_case": 0}
     if show_adjustments:
         totals["adjusted"] = 0

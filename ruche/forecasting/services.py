@@ -18,13 +18,13 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from ruche.accounts.models import Company, Team
+from ruche.accounts.models import Team
 from ruche.core.exceptions import NotFound, PermissionDenied, ValidationError
 from ruche.core.history import Actor, Event, record_changes, record_created, record_event
 from ruche.core.money import to_minor, validate_currency
 from ruche.core.services import lock, resolve
 from ruche.forecasting.models import ForecastAdjustment, ForecastSubmission, Goal, Quota
-from ruche.forecasting.periods import validate_period_start
+from ruche.forecasting.periods import company, validate_period_start
 
 MAX_NOTE = 5_000
 
@@ -54,7 +54,7 @@ def _amount(value: Any, currency: str, field: str) -> int:
 
 
 def _currency(value: Any) -> str:
-    return Company.current().currency if value is None else validate_currency(value)
+    return company().currency if value is None else validate_currency(value)
 
 
 def _note(value: Any) -> str:

@@ -3,6 +3,7 @@ import itertools
 from collections import Counter
 from decimal import Decimal
 from io import StringIO
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -17,7 +18,7 @@ from ruche.core.models import ChangeRecord
 from ruche.demo import data
 from ruche.demo.digest import demo_digest
 from ruche.demo.generator import DemoError, DemoGenerator, generate
-from ruche.pipelines.models import Activity, Deal, DealLine, Pipeline, StageEntry
+from ruche.pipelines.models import Activity, Deal, DealLine, Pipeline, Stage, StageEntry
 from ruche.pipelines.services.activities import refresh_deal_activity
 
 TODAY = dt.date(2025, 6, 30)
@@ -229,3 +230,27 @@ def test_seasonality_fewer_deals_in_august_more_in_the_fourth_quarter():
 def test_rejects_a_future_reference_date():
     with pytest.raises(DemoError):
         DemoGenerator(deals=1, seed=1, today=dt.date.today() + dt.timedelta(days=2))
+
+
+def test_deals_flow_in_every_month_and_close_over_the_following_months(demo):
+    """The past looks like the present: deals are added every month, and each runs its
+    course (a cycle drawn from the same laws whatever its start), so closes spread over the
+    months after the creation and the open deals are the ones still running."""
+    paris = ZoneInfo("Europe/Paris")
+    added = list(Deal.objects.values_list("add_time", "close_time", "status"))
+    months = {add.astimezone(paris).strftime("%Y-%m") for add, _close, _status in added}
+    # Most months of the three years (with only 400 deals the quietest days get none).
+    assert len(months) >= 24
+    cycles = [(close - add).days for add, close, status in added if status != "open"]
+
+    def share(low, high):
+        return sum(1 for days in cycles if low <= days < high) / len(cycles)
+
+    assert share(0, 30) > 0.3 and share(30, 90) > 0.2
+    assert share(90, 10_000) > 0.05  # stalled deals closed at a clean-up
+    # Open deals still running have moved on: not all wait in their pipeline's first stage.
+    first_stages = [
+        Stage.objects.filter(pipeline=pipeline).order_by("order_nr", "pk").first().pk
+        for pipeline in Pipeline.objects.all()
+    ]
+    assert Deal.objects.filter(status="open").exclude(stage_id__in=first_stages).exists()

@@ -44,7 +44,7 @@ def test_the_api_and_the_selector_give_the_same_numbers(
     request, data_set, api_as, indicator, viewer
 ):
     user = request.getfixturevalue(viewer)
-    group = None if indicator in ("forecast_categories",) else "owner"
+    group = None if indicator in ("forecast_categories", "mrr") else "owner"
     query = MetricQuery(
         date_from=dt.date(2026, 1, 1),
         date_to=dt.date(2026, 12, 31),

@@ -1,7 +1,7 @@
 """Learned probabilities, the projection and the backtest on a small hand-built history.
 
-Cutoff: 2025-07-01 00:00 (Paris). Maturity 120 days: past deals count when added, and in a
-stage, before 2025-03-03.
+Cutoff: 2025-07-01 00:00 (Paris). Times at noon. Snapshots of the open pipeline are taken on
+each month's first day 00:00, from February (the month after the first deal was added).
 
     deal  value  added       stages (entered)                status events
     A     1000   2025-01-01  s0 01-01 -> s1 01-10            won 02-01
@@ -10,20 +10,32 @@ stage, before 2025-03-03.
     D      800   2025-01-01  s0 01-01 -> s2 07-15 (after)    won 08-01 (after the cutoff)
     E      200   2025-05-01  s1 05-01                        (open), close 2025-08-10
     F      600   2025-03-10  s0 03-10                        won 03-20
+
+Age buckets (days since added): 0-14, 15-29, 30-59, 60-89, 90-179, 180-364, 365+ (0..6).
+
+    snapshot  open: deal (stage, bucket)                              won later
+    Feb 1     A (s1, 2)  C (s0, 1)  D (s0, 2)                         A in Feb (k=0), D in Aug
+    Mar 1     C (s0, 2)  D (s0, 2)                                    D in Aug
+    Apr 1     C (s0, 3)  D (s0, 3)                                    D in Aug
+    May 1     C (s0, 4)  D (s0, 4)                                    D in Aug
+    Jun 1     C (s0, 4)  D (s0, 4)  E (s1, 2)                         D in Aug
+    Jul 1     C (s0, 4)  D (s0, 5)  E (s1, 3)                         D in Aug (k=1)
 """
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
 from ruche.core.models import ChangeRecord
 from ruche.forecasting.backtest import backtest
+from ruche.forecasting.periods import month_index
 from ruche.forecasting.projection import (
     learned_probabilities,
     local_midnight,
     open_deals_at,
     projection,
+    snapshots,
 )
 from ruche.pipelines.models import Deal, StageEntry
 from tests.factories import DealFactory
@@ -108,23 +120,51 @@ def history(rep, stages):
     }
 
 
-def test_learned_probabilities_are_exact(history, stages):
+def test_snapshots_count_open_deals_and_their_later_wins(history, stages):
     s0, s1 = stages[0].pk, stages[1].pk
-    learned = learned_probabilities(None, CUTOFF, min_sample=1)
-    # s0, ages 0-29: A, B, C, D were there; only A is won by the cutoff (D wins after it).
-    assert learned.cells[(s0, 0)] == (1, 4)
-    # s0, ages 30-89: C (still open) and D (open until after the cutoff); A and B had left.
-    assert learned.cells[(s0, 1)] == (0, 2)
-    assert (s0, 2) not in learned.cells  # nobody was 90+ days old before 2025-03-03
-    assert learned.cells[(s1, 0)] == (1, 1) and learned.cells[(s1, 1)] == (1, 1)
-    assert learned.stages == {s0: (1, 4), s1: (1, 1)}  # E and F are too recent
-    assert learned.probability(s0, 0) == (Decimal("0.25"), "stage_age")
-    assert learned.probability(s0, 1) == (Decimal(0), "stage_age")
-    assert learned.probability(s0, 3) == (Decimal("0.25"), "stage")
-    strict = learned_probabilities(None, CUTOFF, min_sample=3)
-    assert strict.probability(s0, 1) == (Decimal("0.25"), "stage")
-    nominal = Decimal(stages[1].deal_probability) / 100
-    assert strict.probability(s1, 0) == (nominal, "nominal")
+    july = month_index(dt.date(2025, 7, 1))
+    table = snapshots(None, july - 24, july - 1)
+    feb, mar, apr, may, jun = range(july - 5, july)
+    assert table.open == {
+        (feb, s1, 2): 1,
+        (feb, s0, 1): 1,
+        (feb, s0, 2): 1,
+        (mar, s0, 2): 2,
+        (apr, s0, 3): 2,
+        (may, s0, 4): 2,
+        (jun, s0, 4): 2,
+        (jun, s1, 2): 1,
+    }
+    # A won in the month of its snapshot; D in August, k months after each snapshot.
+    assert table.won == {
+        (feb, s1, 2, 0): 1,
+        (feb, s0, 2, 6): 1,
+        (mar, s0, 2, 5): 1,
+        (apr, s0, 3, 4): 1,
+        (may, s0, 4, 3): 1,
+        (jun, s0, 4, 2): 1,
+    }
+
+
+def test_learned_rates_use_only_outcomes_known_at_the_cutoff(history, stages):
+    s0, s1, s2 = (stage.pk for stage in stages[:3])
+    learned = learned_probabilities(None, CUTOFF, horizon=3, min_sample=1)
+    # Offset k counts the snapshots at least k + 1 months before July: D's August win is
+    # not known yet. (s0, 2): D in Feb, C and D in Mar for every k.
+    assert learned.trials[(s0, 2)] == [3, 3, 3]
+    assert learned.wins.get((s0, 2)) is None
+    # (s0, 4): C and D in May and Jun for k = 0; in May for k = 1; none for k = 2.
+    assert learned.trials[(s0, 4)] == [4, 2, 0]
+    # s1 over every age: A (Feb, won in Feb) and E (Jun) for k = 0; only A for k = 1, 2.
+    assert learned.trials[(s1, None)] == [2, 1, 1] and learned.wins[(s1, None)] == [1, 0, 0]
+    half = Decimal(1) / 2
+    assert learned.rates(s1, 2) == ([half, Decimal(0), Decimal(0)], "stage_age")
+    assert learned.rates(s1, 3) == ([half, Decimal(0), Decimal(0)], "stage")
+    assert learned.rates(s2, 0) == (None, "nominal")
+    strict = learned_probabilities(None, CUTOFF, horizon=3, min_sample=3)
+    assert strict.rates(s0, 2) == ([Decimal(0)] * 3, "stage_age")
+    assert strict.rates(s0, 3) == ([Decimal(0)] * 3, "stage")  # s0: 10 snapshots at k = 0
+    assert strict.rates(s1, 2) == (None, "nominal")
 
 
 def test_a_deal_won_after_the_cutoff_is_open_at_it_in_its_stage_then(history, stages):
@@ -141,39 +181,54 @@ def test_projection_adds_won_learned_pipeline_and_run_rate(history, stages):
     july, august = result["months"]
     assert result["history_months"] == 5 and result["run_rate_method"] == "trailing_mean"
     assert july["month"] == "2025-07" and july["won_to_date"] == Decimal("0.00")
-    # C (no close date) and D (2025-07-20), both in s0 and 180 days old or so: stage rate 1/4.
+    # By close month: C (no close date) and D (2025-07-20) in July, E in August.
     assert july["open_deals"] == 2 and july["pipeline_value"] == Decimal("1200.00")
-    assert july["expected_from_pipeline"] == Decimal("300.00")
     p0 = stages[0].deal_probability
     assert july["nominal_weighted"] == (Decimal(1200 * p0) / 100).quantize(Decimal("0.01"))
+    # Learned: C (s0, 177 days) and D (s0, 181 days) never won from s0: 0. E (s1, 61 days,
+    # no cell: s1's rates) 1/2 in the first month, 0 in the second.
+    assert july["expected_from_pipeline"] == Decimal("100.00")
+    assert august["expected_from_pipeline"] == Decimal("0.00")
     # Revenue won in the month from deals created that month, Feb..Jun: 0, 600, 0, 0, 0.
     assert july["run_rate"] == Decimal("120.00")
-    assert july["projected"] == Decimal("420.00")
+    assert july["projected"] == Decimal("220.00")
     assert july["low"] <= july["projected"] <= july["high"]
-    # E (s1, 61 days old: s1 at 30-89 days was won 1 of 1) + created in the last 2 months:
-    # A (Jan -> Feb) 1000, F (Mar -> Mar) 600, over 5 months.
-    assert august["expected_from_pipeline"] == Decimal("200.00")
+    # Created in the month or the one before: A (Jan -> Feb) 1000, F (Mar -> Mar) 600.
     assert august["run_rate"] == Decimal("320.00")
-    assert august["projected"] == Decimal("520.00")
-    assert result["total"]["projected"] == Decimal("940.00")
+    assert august["projected"] == Decimal("320.00")
+    assert result["total"]["projected"] == Decimal("540.00")
+
+
+def test_within_a_month_only_the_days_left_count_for_the_pipeline(history, stages):
+    result = projection(None, now=local_midnight(dt.date(2025, 7, 16)), months=2, min_sample=1)
+    july, august = result["months"]
+    # E's July rate 1/2, for the 16 days of 31 left: 200 x 1/2 x 16/31 = 51.61; D, in s2
+    # since 15 July where no deal was seen, at s2's nominal probability in its close month
+    # (20 July), whole.
+    nominal = Decimal(800 * stages[2].deal_probability) / 100
+    assert july["expected_from_pipeline"] == Decimal("51.61") + nominal
+    assert august["expected_from_pipeline"] == Decimal("0.00")
 
 
 def test_backtest_uses_only_what_was_known_at_each_cutoff(history, stages):
     result = backtest(None, months=2, today=dt.date(2025, 9, 15), min_sample=1)
     july, august = result["monthly"]
     assert july["period"] == "2025-07" and july["actual"] == Decimal("0.00")
-    assert july["learned"] == Decimal("300.00") and july["combined"] == Decimal("420.00")
+    assert july["learned"] == Decimal("100.00") and july["combined"] == Decimal("220.00")
     assert july["learned_error_percent"] is None
-    # 1 August: D is open (won at noon) and in s2 since 15 July, where nothing closed yet:
-    # its nominal probability. E (s1, 92 days: s1's 1 of 1) 200; C (s0, 180+ days: s0's
-    # rate, A and F won of A, B, C, D, F) 2/5 x 400.
+    # 1 August: D is open (won at noon), in s2 since 15 July where no deal was seen: its
+    # nominal probability, overdue so in August. E (s1, 92 days, no cell): s1 won 1 of 3
+    # snapshots (A Feb, E Jun, E Jul). C (s0, 208 days): 1 snapshot (Jul), not won.
     assert august["actual"] == Decimal("800.00")
-    expected = Decimal(200 + 160) + Decimal(8 * stages[2].deal_probability)
+    minor = Decimal(800 * stages[2].deal_probability) + Decimal(20000) / 3
+    expected = minor.quantize(Decimal(1), ROUND_HALF_UP) / 100
     assert august["learned"] == expected
-    error = (100 * (expected - 800) / 800).quantize(Decimal("0.01"))
+    # Run-rate: revenue won in the month from deals created that month, Feb..Jul: 600 / 6.
+    assert august["combined"] == expected + 100
+    error = (100 * (expected - 800) / 800).quantize(Decimal("0.01"), ROUND_HALF_UP)
     assert august["learned_error_percent"] == error
     assert result["mape"]["monthly"]["learned"] == abs(error)
-    assert result["quarterly"] == [] or result["quarterly"][0]["period"].startswith("2025-07")
+    assert result["quarterly"] == []
 
 
 def test_projection_api(api_as, admin, history):

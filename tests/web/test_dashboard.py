@@ -17,9 +17,10 @@ from tests.forecasting.conftest import at, make_deal, set_times, usd_rates  # no
 pytestmark = pytest.mark.django_db
 
 PERIOD = {"from": "2026-01-01", "to": "2026-03-31"}
-# The whole page: session and user, lists for the filters, the company (read by each
-# indicator), one GROUP BY per indicator and the leaderboard's owners.
-QUERIES = 33
+# The whole page: session and user, lists for the filters, the company (read once), one GROUP
+# BY per indicator (tiles with MRR, funnel and its stages, chart, leaderboard, sales grid), the
+# owners of the leaderboard and of the grid, and for an admin the cached projection run.
+QUERIES = 22
 
 
 def tile(page: str, key: str) -> str:
@@ -46,6 +47,10 @@ def expected_tiles(client, params: dict) -> dict:
     expected, expected_cur = api_row(client, "expected_revenue", params)
     conversion, _ = api_row(client, "conversion_rate", params)
     average, _ = api_row(client, "average_deal_value", params)
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    recurring = client.get(f"/metrics/mrr?{query}").json()
+    mrr = recurring["data"][-1] if recurring["data"] else {}
+    mrr_currency = recurring["additional_data"]["currency"]
 
     def money(row, key, currency):
         return formatting.major_money(Decimal(str(row.get(key, 0))), currency)
@@ -57,13 +62,14 @@ def expected_tiles(client, params: dict) -> dict:
             "expected_revenue": money(expected, "amount", expected_cur),
             "conversion_rate": formatting.percent(conversion.get("rate")) or "—",
             "average_deal_value": money(average, "average", cur) if average else "—",
+            "mrr": money(mrr, "mrr", mrr_currency),
         }
     )
 
 
 def page_tiles(page: str) -> dict:
     keys = ["deals_won", "won_revenue", "expected_revenue", "conversion_rate"]
-    return {key: tile(page, key) for key in [*keys, "average_deal_value"]}
+    return {key: tile(page, key) for key in [*keys, "average_deal_value", "mrr"]}
 
 
 def plain(text: str) -> str:

@@ -1,10 +1,13 @@
-"""The dashboard: KPI tiles, the funnel, won revenue per month and a leaderboard, all computed
-by ruche.forecasting.metrics.metric, the same entry point as GET /api/v2/metrics/{indicator},
-so the page shows exactly the API's numbers for the same filters."""
+"""The dashboard: KPI tiles, the funnel, won revenue per month, a leaderboard and the sales
+grid per salesperson, all computed by ruche.forecasting.metrics.metric, the same entry point
+as GET /api/v2/metrics/{indicator}, so the page shows exactly the API's numbers for the same
+filters. The 12-month projection and its backtested error come from the latest cached run
+(ruche.forecasting.projection_runs, computed by a background job), never per request."""
 
 import calendar
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
@@ -15,6 +18,8 @@ from django.utils.translation import gettext as _
 from ruche.accounts.models import Team
 from ruche.core.exceptions import RucheError
 from ruche.forecasting.metrics import MetricQuery, metric
+from ruche.forecasting.periods import company_cached
+from ruche.forecasting.projection_runs import latest_run, request_run
 from ruche.pipelines.selectors import pipeline_list, stage_list
 from ruche.web import formatting
 from ruche.web.filters import DealFilters
@@ -22,6 +27,7 @@ from ruche.web.views.common import error_text, int_or_none, web_view
 
 CHART_MONTHS = 24
 LEADERBOARD_SIZE = 10
+GRID_INTERVALS = ("month", "quarter")
 
 
 def month_end(day: dt.date) -> dt.date:
@@ -41,6 +47,7 @@ class DashboardFilters:
     pipeline_id: int | None
     owner_id: int | None
     team_id: int | None
+    grid: str
     errors: dict
 
     @classmethod
@@ -60,12 +67,17 @@ class DashboardFilters:
                 days[name] = default
         if not errors and days["from"] > days["to"]:
             errors["to"] = _("To: the end of the period is before its start.")
+        grid = params.get("grid") or "month"
+        if grid not in GRID_INTERVALS:
+            errors["grid"] = _("Sales grid: by month or by quarter.")
+            grid = "month"
         return cls(
             date_from=days["from"],
             date_to=days["to"],
             pipeline_id=int_or_none(params.get("pipeline")),
             owner_id=int_or_none(params.get("owner")),
             team_id=int_or_none(params.get("team")),
+            grid=grid,
             errors=errors,
         )
 
@@ -92,6 +104,8 @@ def kpis(user, filters: DashboardFilters) -> list[dict]:
     expected, expected_currency = _single(user, "expected_revenue", query)
     conversion, _currency = _single(user, "conversion_rate", query)
     average, _currency = _single(user, "average_deal_value", query)
+    recurring = metric(user, "mrr", query)
+    mrr = recurring.rows[-1]["mrr"] if recurring.rows else 0
     return [
         {
             "key": "deals_won",
@@ -117,6 +131,11 @@ def kpis(user, filters: DashboardFilters) -> list[dict]:
             "key": "average_deal_value",
             "label": _("Average deal value"),
             "text": formatting.major_money(average.get("average"), currency) or "—",
+        },
+        {
+            "key": "mrr",
+            "label": _("MRR at the end of the period"),
+            "text": formatting.major_money(mrr, recurring.currency),
         },
     ]
 
@@ -175,11 +194,19 @@ def monthly_won(user, filters: DashboardFilters, today: dt.date) -> dict:
     }
 
 
-def leaderboard(user, filters: DashboardFilters) -> list[dict]:
+def _users(ids, known: dict) -> dict:
+    """The users by id: those already loaded for the filters, one query for the others
+    (owners no longer active)."""
+    missing = {pk for pk in ids if pk is not None and pk not in known}
+    extra = get_user_model().objects.in_bulk(missing) if missing else {}
+    return {pk: known.get(pk) or extra.get(pk) for pk in ids if pk is not None}
+
+
+def leaderboard(user, filters: DashboardFilters, known: dict) -> list[dict]:
     result = metric(user, "won_revenue", filters.query(group_by="owner"))
     rows = sorted(result.rows, key=lambda row: (-row["amount"], -row["deals"], row["group"]))
     rows = rows[:LEADERBOARD_SIZE]
-    users = get_user_model().objects.in_bulk([row["group"] for row in rows])
+    users = _users([row["group"] for row in rows], known)
     return [
         {
             "owner": users.get(row["group"]),
@@ -188,6 +215,101 @@ def leaderboard(user, filters: DashboardFilters) -> list[dict]:
         }
         for row in rows
     ]
+
+
+def sales_grid(user, filters: DashboardFilters, known: dict) -> dict:
+    """Per salesperson and month (or quarter) of the period: deals won and their value, and
+    the open deals expected to close then and their value; two GROUP BY queries."""
+    query = filters.query(group_by="owner", interval=filters.grid)
+    won = metric(user, "won_revenue", query)
+    pipe = metric(user, "pipeline", query)
+    cells: dict = {}
+    periods: dict = {}
+    for kind, result in (("won", won), ("open", pipe)):
+        for row in result.rows:
+            if row["period_start"] is None:
+                continue
+            periods[row["period_start"]] = row["period_label"]
+            cells[(row["group"], row["period_start"], kind)] = row
+    owners = _users({owner for owner, _start, _kind in cells}, known)
+    starts = sorted(periods)
+
+    def cell(owner_id, start, kind, count_key, amount_key, currency):
+        row = cells.get((owner_id, start, kind))
+        if row is None:
+            return {"count": 0, "text": "—"}
+        return {"count": row[count_key], "text": formatting.major_money(row[amount_key], currency)}
+
+    rows = [
+        {
+            "owner": owners.get(owner_id),
+            "cells": [
+                {
+                    "won": cell(owner_id, start, "won", "deals", "amount", won.currency),
+                    "open": cell(owner_id, start, "open", "deals", "value", pipe.currency),
+                }
+                for start in starts
+            ],
+        }
+        for owner_id in sorted(owners, key=lambda pk: (str(owners[pk]).lower(), pk))
+    ]
+    return {"periods": [periods[start] for start in starts], "rows": rows}
+
+
+def _money_text(value, currency: str) -> str:
+    return formatting.major_money(Decimal(str(value)), currency)
+
+
+def projection_panel(user) -> dict:
+    """The latest cached company-wide projection, for those who see every deal; a stale or
+    missing one is requested from the background job."""
+    if not user.is_admin:
+        return {"shown": False}
+    run = latest_run()
+    request_run(run)
+    if run is None:
+        return {"shown": True, "pending": True}
+    if run.error:
+        return {"shown": True, "error": run.error, "computed_at": run.computed_at}
+    currency = run.projection["currency"]
+    months = [
+        {
+            "label": formatting.month(dt.date.fromisoformat(row["month"] + "-01")),
+            "projected": _money_text(row["projected"], currency),
+            "low": _money_text(row["low"], currency),
+            "high": _money_text(row["high"], currency),
+            "won_to_date": _money_text(row["won_to_date"], currency),
+            "pipeline": _money_text(row["expected_from_pipeline"], currency),
+            "run_rate": _money_text(row["run_rate"], currency),
+        }
+        for row in run.projection["months"]
+    ]
+    mape = run.backtest["mape"]
+    return {
+        "shown": True,
+        "computed_at": run.computed_at,
+        "months": months,
+        "total": _money_text(run.projection["total"]["projected"], currency),
+        "error_rows": [
+            {
+                "method": label,
+                "monthly": formatting.percent(mape["monthly"][method]) or "—",
+                "quarterly": formatting.percent(mape["quarterly"][method]) or "—",
+            }
+            for method, label in (
+                ("combined", _("Projection (pipeline + run-rate)")),
+                ("nominal", _("Weighted pipeline, nominal probabilities")),
+            )
+        ],
+        "chart": {
+            "labels": [row["label"] for row in months],
+            "projected": [float(row["projected"]) for row in run.projection["months"]],
+            "low": [float(row["low"]) for row in run.projection["months"]],
+            "high": [float(row["high"]) for row in run.projection["months"]],
+            "label": _("Projected revenue"),
+            "interval_label": _("90% interval"),
+        },
+    }
 
 
 @web_view
@@ -206,16 +328,20 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "teams": list(Team.objects.order_by("name")),
         "errors": list(filters.errors.values()),
     }
+    known = {owner.pk: owner for owner in context["owners"]}
     status = 200
     if not filters.errors:
         try:
-            context |= {
-                "kpis": kpis(request.user, filters),
-                "funnel": funnel(request.user, filters, pipeline),
-                "chart": (chart := monthly_won(request.user, filters, today)),
-                "chart_rows": list(zip(chart["labels"], chart["texts"], strict=True)),
-                "leaderboard": leaderboard(request.user, filters),
-            }
+            with company_cached():
+                context |= {
+                    "kpis": kpis(request.user, filters),
+                    "funnel": funnel(request.user, filters, pipeline),
+                    "chart": (chart := monthly_won(request.user, filters, today)),
+                    "chart_rows": list(zip(chart["labels"], chart["texts"], strict=True)),
+                    "leaderboard": leaderboard(request.user, filters, known),
+                    "grid": sales_grid(request.user, filters, known),
+                    "projection": projection_panel(request.user),
+                }
         except RucheError as error:
             context["errors"] = [error_text(error)]
     if context["errors"]:
