@@ -1,6 +1,10 @@
+import datetime as dt
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ruche.contacts.models import Organization, Person
@@ -104,9 +108,17 @@ class Deal(OwnedModel):
     class Meta:
         indexes = [
             models.Index(fields=["pipeline", "stage", "status"], name="deal_board"),
+            # A board column and its summary (open deals of a pipeline, newest first), and the
+            # dashboard funnel (open deals of a pipeline by stage).
+            models.Index(fields=["pipeline", "status", "stage", "id"], name="deal_pipeline_open"),
             models.Index(fields=["owner", "status"], name="deal_owner_status"),
             models.Index(fields=["status", "won_time"], name="deal_won"),
+            models.Index(fields=["status", "close_time"], name="deal_closed"),  # conversion rate
             models.Index(fields=["expected_close_date"], name="deal_close_date"),
+            # The deals list's sorts, keyset-paged on (column, id).
+            models.Index(fields=["value_minor", "id"], name="deal_by_value"),
+            models.Index(fields=["title", "id"], name="deal_by_title"),
+            models.Index(fields=["stage_change_time", "id"], name="deal_by_stage_time"),
         ]
 
     def __str__(self) -> str:
@@ -150,7 +162,12 @@ class StageEntry(models.Model):
 
     class Meta:
         ordering = ["entered_at", "id"]
-        indexes = [models.Index(fields=["stage", "entered_at"], name="stageentry_stage_time")]
+        indexes = [
+            models.Index(fields=["stage", "entered_at"], name="stageentry_stage_time"),
+            # A deal's later entries in the same pipeline (stage conversion), which SQLite
+            # otherwise looks up through the pipeline_id index: every entry of the pipeline.
+            models.Index(fields=["deal", "pipeline", "entered_at"], name="stageentry_deal_later"),
+        ]
 
 
 class Activity(TimestampedModel):
@@ -184,7 +201,15 @@ class Activity(TimestampedModel):
     is_deleted = models.BooleanField(default=False)
 
     class Meta:
-        indexes = [models.Index(fields=["deal", "done", "due_date"], name="activity_deal_next")]
+        indexes = [
+            models.Index(fields=["deal", "done", "due_date"], name="activity_deal_next"),
+            # The activities list's default order: due date, undated last (its sort key in
+            # ruche/web/views/lists.py). PostgreSQL matches it as is; SQLite only when the
+            # list's ORDER BY writes that date as a SQL literal, not as a bound parameter.
+            models.Index(
+                Coalesce("due_date", Value(dt.date(9999, 12, 31))), "id", name="activity_by_due"
+            ),
+        ]
 
 
 class Note(TimestampedModel):
