@@ -14,6 +14,7 @@ from ruche.accounts.models import Company, User
 from ruche.core.history import Actor
 from ruche.core.models import ChangeRecord, Lookup
 from ruche.pipelines.models import Activity, Deal, DealLine, Pipeline, Stage, StageEntry
+from tests.browser import browser, page_as  # noqa: F401 - fixtures of the browser tests
 from tests.factories import TeamFactory, UserFactory
 
 

@@ -37,7 +37,7 @@ class Table(BulkTable):
             if isinstance(field, models.JSONField):
                 adapters.append((index, _json_adapter(adapt)))
             else:
-                adapters.append((index, lru_cache(maxsize=8192)(adapt)))
+                adapters.append((index, lru_cache(maxsize=1024)(adapt)))
         self.adapters = adapters
 
 

@@ -21,13 +21,20 @@ from stdnum.fr import siret as stdnum_siret
 
 from ruche.accounts.models import Company
 from ruche.catalog.models import Product
-from ruche.contacts.models import Organization, Person
 from ruche.core.exceptions import ValidationError
 from ruche.core.models import CustomField, Lookup, Visibility
 from ruche.core.money import to_minor, validate_currency
 from ruche.pipelines.models import Activity, Deal, Pipeline, Stage
 from ruche.transfer import parsing as p
-from ruche.transfer.mapping import CUSTOM, CUSTOM_FIELD_ENTITY, MULTI_TARGETS, STAGE_ENTERED
+from ruche.transfer.keys import INDEX_NAMES, RecordIndexes
+from ruche.transfer.mapping import (
+    CUSTOM,
+    CUSTOM_FIELD_ENTITY,
+    MULTI_TARGETS,
+    PRICE,
+    STAGE_ENTERED,
+    point_label,
+)
 
 STATUS_WORDS = {
     "open": "open",
@@ -136,47 +143,27 @@ class Reference:
                 definition
             )
         self.custom_keys = {(d.entity, d.key) for e in self.custom.values() for d in e.values()}
-        self._records: dict[str, dict[str, dict]] = {}
+        self._records: dict[str, dict] = {}
+        self.records = RecordIndexes()
 
     def stage_names(self) -> list[str]:
         return [s.name for stages in self.stage_list.values() for s in stages]
 
     # Existing records, indexed on first use ------------------------------------------------
-    def index(self, entity: str) -> dict[str, dict]:
+    def index(self, entity: str) -> dict:
+        """Organisations, persons and deals: keys in a temporary table (ruche.transfer.keys),
+        read chunk by chunk; products and deal titles: dicts."""
+        if entity in INDEX_NAMES:
+            return self.records.index(entity)
         if entity not in self._records:
             self._records[entity] = getattr(self, f"_index_{entity}")()
         return self._records[entity]
 
-    def _index_organization(self):
-        index = {"ext": {}, "siren": {}, "name": {}, "source": {}}
-        for pk, name, siren, ext, source in Organization.objects.filter(
-            is_deleted=False
-        ).values_list("pk", "name", "siren", "external_id", "source_id"):
-            if source:
-                index["source"][pk] = source
-            if ext:
-                index["ext"].setdefault(ext, pk)
-            if siren:
-                index["siren"].setdefault(siren, pk)
-            index["name"].setdefault(p.normalise_name(name), pk)
-        return index
+    def end_chunk(self) -> None:
+        self.records.end_chunk()
 
-    def _index_person(self):
-        index = {"ext": {}, "email": {}, "name": {}}
-        for pk, name, emails, ext in Person.objects.filter(is_deleted=False).values_list(
-            "pk", "name", "emails", "external_id"
-        ):
-            if ext:
-                index["ext"].setdefault(ext, pk)
-            for email in emails or []:
-                index["email"].setdefault(str(email.get("value", "")).lower(), pk)
-            index["name"].setdefault(p.normalise_name(name), pk)
-        return index
-
-    def _index_deal(self):
-        """Deals by external id (what a deals file updates)."""
-        deals = Deal.objects.filter(is_deleted=False).exclude(external_id="")
-        return {"ext": dict(deals.values_list("external_id", "pk").order_by("-pk"))}
+    def close(self) -> None:
+        self.records.close()
 
     def _index_deal_title(self):
         """Deals by title, for activities, notes and lines naming their deal; None marks a
@@ -198,13 +185,63 @@ class Reference:
         return index
 
 
+# The cells that name an organisation, a person or a deal to match, per target.
+KEY_TARGETS = {
+    "external_id",
+    "name",
+    "first_name",
+    "last_name",
+    "siren",
+    "siret",
+    "email",
+    "org",
+    "org_external_id",
+    "org_siren",
+    "person",
+    "person_email",
+    "person_external_id",
+    "deal_external_id",
+}
+
+
+def _emails(text: str) -> list[str]:
+    return [e.strip().lower() for e in text.replace(";", ",").split(",") if e.strip()]
+
+
+def _match_keys(entity: str, target: str, text: str, cells: dict) -> list[tuple[str, str, str]]:
+    """(entity, index name, key) for one cell of a file of `entity`, keyed as
+    ruche.transfer.keys stores them."""
+    own = {"organizations": "organization", "persons": "person", "deals": "deal"}.get(entity)
+    if target == "external_id":
+        return [(own, "ext", text)] if own else []
+    if target == "name" and own in ("organization", "person"):
+        return [(own, "name", p.normalise_name(text))]
+    if target == "first_name" and "name" not in cells:
+        full = f"{text} {cells.get('last_name', '')}".strip()
+        return [("person", "name", p.normalise_name(full))]
+    if target in ("email", "person_email"):
+        return [("person", "email", email) for email in _emails(text)]
+    if target in ("siren", "org_siren"):
+        return [("organization", "siren", stdnum_siren.compact(text))]
+    if target == "siret":
+        return [("organization", "siren", stdnum_siret.compact(text)[:9])]
+    if target in ("org", "person"):
+        return [("organization" if target == "org" else "person", "name", p.normalise_name(text))]
+    entity = {
+        "org_external_id": "organization",
+        "person_external_id": "person",
+        "deal_external_id": "deal",
+    }.get(target)
+    return [(entity, "ext", text)] if entity else []
+
+
 def _suggest(value: str, known: list[str]) -> str:
     close = difflib.get_close_matches(value, known, n=1, cutoff=0.6)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     return f"{hint} Known: {', '.join(known)}." if len(known) <= 12 else hint
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def _is_email(value: str) -> bool:
     try:
         validate_email(value)
@@ -234,8 +271,12 @@ class RowChecks:
                 raw = self.mapping.value_for(target, raw.strip())
             try:
                 value = read(raw)
-                if target in MULTI_TARGETS and target in values:
-                    value = values[target] + value  # several email or phone columns
+                if target in MULTI_TARGETS:
+                    # Several email or phone columns, each with its label ("Email - Home").
+                    label = point_label(header)
+                    points = values.setdefault(f"{target}_points", [])
+                    points += [{"value": v, "label": label, "primary": False} for v in value]
+                    value = values.get(target, []) + value
                 values[target] = value
             except (p.ParseError, ValidationError) as error:
                 errors.append((header, _reason(error)))
@@ -248,6 +289,32 @@ class RowChecks:
         if errors:
             raise RowErrors(errors)
         return values
+
+    def prefetch(self, chunk: list[tuple[int, dict]]) -> None:
+        """Look up at once the organisations, persons and deals the chunk's cells name (see
+        ruche.transfer.keys); a key missed here is looked up when met."""
+        wanted: dict[tuple[str, str], set[str]] = {}
+        for _line, row in chunk:
+            cells = {}
+            for header, target, _read, translated in self.plan:
+                raw = row.get(header)
+                if target in KEY_TARGETS and raw not in (None, ""):
+                    text = p.text(raw)
+                    cells[target] = self.mapping.value_for(target, text) if translated else text
+            for target, text in cells.items():
+                for entity, name, key in _match_keys(self.entity, target, text, cells):
+                    wanted.setdefault((entity, name), set()).add(key)
+        for (entity, name), keys in wanted.items():
+            self.ref.index(entity)[name].prefetch(keys)
+        if self.entity == "deals" and ("organization", "name") in wanted:
+            # A deal without a source takes its organisation's.
+            organizations = self.ref.index("organization")
+            found = [
+                pk
+                for name in INDEX_NAMES["organization"]
+                for pk in organizations[name].known.values()
+            ]
+            organizations["source"].prefetch(found)
 
     def header_of(self, target: str) -> str:
         return self.header_by_target.get(target, target)
@@ -340,6 +407,28 @@ class RowChecks:
         if value is None:
             raise p.ParseError(f"Unknown visibility {p.text(raw)!r}: owner, team, everyone.")
         return int(value)
+
+    def _cell_labels(self, raw) -> list[str]:
+        return list(dict.fromkeys(x.strip() for x in p.text(raw).split(",") if x.strip()))
+
+    def _cell_points_json(self, raw) -> list[dict]:
+        """An export's [{value, label, primary}] list, kept as it is."""
+        try:
+            points = json.loads(p.text(raw))
+        except json.JSONDecodeError:
+            raise p.ParseError("Not a JSON list.") from None
+        if not isinstance(points, list) or not all(
+            isinstance(x, dict) and isinstance(x.get("value"), str) for x in points
+        ):
+            raise p.ParseError('A JSON list of {"value", "label", "primary"} is expected.')
+        return [
+            {
+                "value": x["value"],
+                "label": str(x.get("label") or "work"),
+                "primary": bool(x.get("primary")),
+            }
+            for x in points
+        ]
 
     def _cell_custom_json(self, raw) -> dict:
         try:
@@ -470,6 +559,10 @@ class RowChecks:
             if not full:
                 errors.append((self.header_of("name"), "A person needs a name."))
             values["name"] = full
+        for target, exact in (("email", "emails_json"), ("phone", "phones_json")):
+            if exact in values:  # an export read back: its exact list wins
+                values[f"{target}_points"] = values.pop(exact)
+                values[target] = [x["value"] for x in values[f"{target}_points"]]
         self._check_org_ref(values, errors)
         self._owner(values)
         self._custom(values, errors)
@@ -490,6 +583,7 @@ class RowChecks:
         errors: list = []
         if not values.get("name"):
             errors.append((self.header_of("name"), "A product needs a name."))
+        self._price_by_currency(values)
         if "unit_price" in values:
             amount, currency = values["unit_price"]
             values["unit_price"] = amount
@@ -501,6 +595,19 @@ class RowChecks:
         self._custom(values, errors)
         if errors:
             raise RowErrors(errors)
+
+    def _price_by_currency(self, values: dict) -> None:
+        """Pipedrive's price columns, one per currency: the company's currency wins, else the
+        first price given. A plain price column wins over them all."""
+        prices = {
+            t[len(PRICE) :]: values.pop(t) for t in [t for t in values if t.startswith(PRICE)]
+        }
+        if not prices or "unit_price" in values:
+            return
+        currency = self.default_currency if self.default_currency in prices else next(iter(prices))
+        amount, _found = prices[currency]
+        values["unit_price"] = (amount, currency)
+        values.setdefault("currency", currency)
 
     def _check_amount(self, values, name, currency, errors) -> None:
         if values.get(name) is None:
@@ -598,6 +705,9 @@ class RowChecks:
             values["source"] = self._lookup(
                 "source", values["source"], self.header_of("source"), errors
             )
+        if values.get("labels"):
+            column = self.header_of("labels")
+            values["labels"] = [self._lookup("label", x, column, errors) for x in values["labels"]]
         currency = values.get("currency")
         if values.get("value") is not None:
             amount, found = values["value"]

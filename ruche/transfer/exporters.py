@@ -164,6 +164,8 @@ def export_all(directory: str | Path) -> dict[str, int]:
             "last_name",
             "email",
             "phone",
+            "emails_json",
+            "phones_json",
             "job_title",
             "org_ruche_id",
             "owner",
@@ -180,6 +182,8 @@ def export_all(directory: str | Path) -> dict[str, int]:
                 x.last_name,
                 ", ".join(e["value"] for e in x.emails),
                 ", ".join(e["value"] for e in x.phones),
+                _json(x.emails),
+                _json(x.phones),
                 x.job_title,
                 x.org_id,
                 emails[x.owner_id],
@@ -242,6 +246,7 @@ def export_all(directory: str | Path) -> dict[str, int]:
             "probability",
             "lost_reason",
             "source",
+            "labels",
             "competitor",
             "next_step",
             "description",
@@ -272,6 +277,7 @@ def export_all(directory: str | Path) -> dict[str, int]:
                 d.probability,
                 lookups.get(d.lost_reason_id, ""),
                 lookups.get(d.source_id, ""),
+                ", ".join(sorted(label.name for label in d.labels.all())),
                 d.competitor,
                 d.next_step,
                 d.description,
@@ -286,7 +292,10 @@ def export_all(directory: str | Path) -> dict[str, int]:
                 _iso(d.stage_change_time),
                 _json(d.custom_fields),
             )
-            for d in Deal.objects.filter(**live).order_by("id").iterator(2000)
+            for d in Deal.objects.filter(**live)
+            .prefetch_related("labels")
+            .order_by("id")
+            .iterator(2000)
         ),
     )
     counts["deal_lines"] = _write(

@@ -20,6 +20,7 @@ so `ruche.transfer.undo.undo_import` can take it all back.
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from ruche.pipelines.models import Activity, Deal, DealLine, Pipeline
 from ruche.transfer import parsing as p
 from ruche.transfer.bulk import BulkWriter, HistorySink, id_ranges
 from ruche.transfer.checks import Reference, RowChecks, RowErrors, _max_lengths, _reason
-from ruche.transfer.mapping import Mapping, field_kind
+from ruche.transfer.mapping import PRICE, Mapping, field_kind
 from ruche.transfer.models import ImportedRecord, ImportRun
 from ruche.transfer.progress import Progress
 from ruche.transfer.readers import ReadError, Table, open_table
@@ -132,6 +133,8 @@ class Importer(RowChecks, RowWriters):
         self.header_by_target: dict[str, str] = {}
         for header, target in self.columns.items():
             self.header_by_target.setdefault(target, header)
+            if target.startswith(PRICE):  # a price per currency is the unit price
+                self.header_by_target.setdefault("unit_price", header)
         self.id_maps = id_maps if id_maps is not None else {}
         self.bad_rows_path = Path(bad_rows_path) if bad_rows_path else None
         self.pipeline = self._default_pipeline()
@@ -169,6 +172,7 @@ class Importer(RowChecks, RowWriters):
             )
         }
         self.updated_records: list[tuple] = []
+        self.deal_labels: list[tuple[int, int]] = []  # (deal, label) rows for new deals
         self.service_created: dict[str, list[int]] = {}
         self._ensure_custom_fields()
         write_row = getattr(self, f"_write_{self.entity}")
@@ -176,28 +180,24 @@ class Importer(RowChecks, RowWriters):
         skip_bad = self.mapping.on_error == "skip"
         self.bad_rows = None
         try:
-            for line, row in self.table.rows():
-                self.report.rows += 1
-                try:
-                    values = self.parse(row)
-                    if writing:
-                        if skip_bad and self.entity not in BULK_ENTITIES:
-                            # A savepoint, so that a row the domain service refuses is left out.
-                            with transaction.atomic():
-                                write_row(values, line)
-                        else:
-                            write_row(values, line)
-                except RowErrors as error:
-                    self._bad_row(line, row, error.errors)
-                    writing = writing and skip_bad
-                except ValidationError as error:
-                    self._bad_row(line, row, [("", _reason(error))])
-                    writing = writing and skip_bad
-                if self.report.rows % BATCH == 0:
-                    self.flush()
-                    self.progress.publish(self.report.rows, self.report.errors_count)
-                    if self.progress.cancelled():
-                        raise Cancelled()
+            for chunk in self.chunks():
+                for line, row in chunk:
+                    self.report.rows += 1
+                    try:
+                        values = self.parse(row)
+                        if writing:
+                            self._write(write_row, values, line, savepoint=skip_bad)
+                    except RowErrors as error:
+                        self._bad_row(line, row, error.errors)
+                        writing = writing and skip_bad
+                    except ValidationError as error:
+                        self._bad_row(line, row, [("", _reason(error))])
+                        writing = writing and skip_bad
+                self.flush()
+                self.ref.end_chunk()
+                self.progress.publish(self.report.rows, self.report.errors_count)
+                if self.progress.cancelled():
+                    raise Cancelled()
         finally:
             if self.bad_rows is not None:
                 self.bad_rows[0].close()
@@ -207,17 +207,32 @@ class Importer(RowChecks, RowWriters):
             self.sink.record_created_ranges(entity, writer.created)
         for entity, ids in self.service_created.items():
             self.sink.record_created_ranges(entity, id_ranges(ids))
-        ImportedRecord.objects.bulk_create(
-            ImportedRecord(
-                run_id=self.run.pk,
-                entity=entity,
-                record_id=pk,
-                action=ImportedRecord.Action.UPDATED,
-                before=before,
-            )
-            for entity, pk, before in self.updated_records
-        )
         self.progress.publish(self.report.rows, self.report.errors_count)
+
+    def _write(self, write_row, values: dict, line: int, *, savepoint: bool) -> None:
+        if savepoint and self.entity not in BULK_ENTITIES:
+            # A savepoint, so that a row the domain service refuses is left out.
+            with transaction.atomic():
+                write_row(values, line)
+        else:
+            write_row(values, line)
+
+    def chunks(self) -> Iterator[list[tuple[int, dict]]]:
+        """The file's rows, BATCH at a time, with the records they name looked up at once."""
+        chunk: list[tuple[int, dict]] = []
+        for item in self.table.rows():
+            chunk.append(item)
+            if len(chunk) == BATCH:
+                self.prefetch(chunk)
+                yield chunk
+                chunk = []
+        if chunk:
+            self.prefetch(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        self.progress.close()
+        self.ref.close()
 
     def _bad_row(self, line: int, row: dict, errors: list[tuple[str, str]]) -> None:
         for column, reason in errors:
@@ -292,7 +307,7 @@ def execute(
         run.message = _reason(error)
     finally:
         if importer is not None:
-            importer.progress.close()
+            importer.close()
     if report.status == ImportRun.Status.DONE and run.dry_run:
         ImportedRecord.objects.filter(run=run).delete()
     run.status = report.status

@@ -23,6 +23,7 @@ header (`propose`), which knows French and English names and Pipedrive's export 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,6 +166,9 @@ FIELDS: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
                 "phones",
             ),
         ),
+        # A Ruche export's exact emails and phones ([{value, label, primary}]).
+        "emails_json": ("points_json", ()),
+        "phones_json": ("points_json", ()),
         "job_title": ("text", ("job title", "fonction", "poste", "titre", "person job title")),
         "org": (
             "org_name",
@@ -327,6 +331,7 @@ FIELDS: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
             ),
         ),
         "source": ("source", ("source", "origine", "deal source", "deal source origin")),
+        "labels": ("labels", ("label", "labels", "etiquette", "etiquettes", "deal label")),
         "competitor": ("text", ("competitor", "concurrent")),
         "next_step": ("text", ("next step", "prochaine etape")),
         "description": ("text", ("description", "notes", "commentaire")),
@@ -536,7 +541,6 @@ PIPEDRIVE_SYSTEM = {
     "lost deals",
     "number of products",
     "products",
-    "label",
     "followers",
     "first email",
     "mrr",
@@ -548,6 +552,11 @@ PIPEDRIVE_SYSTEM = {
     "stage change time",
 }
 STAGE_ENTERED = "stage_entered:"
+# Pipedrive writes one price column per currency ("Product - Price EUR").
+PRICE = "price:"
+_PRICE_HEADER = re.compile(r"^(?:product )?(?:unit )?price ([a-z]{3})$")
+# Labels of Pipedrive's email and phone columns ("Person - Email - Mobile").
+POINT_LABELS = ("work", "home", "mobile", "other")
 CUSTOM = "custom:"
 CUSTOM_KEY = "custom_key:"
 _STAGE_DATE_WORDS = ("date", "entered", "entree", "entre le", "entered on", "arrivee", "entry")
@@ -569,6 +578,8 @@ def field_kind(entity: str, target: str) -> str:
         return "datetime"
     if target.startswith(CUSTOM) or target.startswith(CUSTOM_KEY):
         return "custom"
+    if target.startswith(PRICE):
+        return "amount"
     return FIELDS[entity][target][0]
 
 
@@ -637,7 +648,7 @@ class Mapping:
             if getattr(self, name) not in allowed:
                 raise MappingError(f"{name}: one of {', '.join(allowed)}.")
         for column, target in self.columns.items():
-            if target is None or target.startswith((STAGE_ENTERED, CUSTOM, CUSTOM_KEY)):
+            if target is None or target.startswith((STAGE_ENTERED, CUSTOM, CUSTOM_KEY, PRICE)):
                 continue
             if target not in FIELDS[self.entity]:
                 raise MappingError(
@@ -737,11 +748,24 @@ def propose(entity: str, headers: list[str], stage_names: list[str] = ()) -> dic
             target = by_name[key[len(prefix) + 1 :]]
         elif entity == "deals":
             target = _stage_date_target(key, stages)
+        elif entity == "products":
+            target = _price_target(key[len(prefix) + 1 :] if key.startswith(prefix + " ") else key)
         free = target not in used or target in MULTI_TARGETS
         if target and free and fields.get(target, ("",))[0] != "ref":
             proposal[header] = target
             used.add(target)
     return proposal
+
+
+def _price_target(key: str) -> str | None:
+    match = _PRICE_HEADER.match(key)
+    return PRICE + match.group(1).upper() if match else None
+
+
+def point_label(header: str) -> str:
+    """The label of an email or phone column: "Person - Phone - Mobile" is a mobile."""
+    words = normalise_key(header).split()
+    return words[-1] if words and words[-1] in POINT_LABELS else "work"
 
 
 def _stage_date_target(key: str, stages: dict[str, str]) -> str | None:

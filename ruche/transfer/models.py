@@ -7,6 +7,7 @@ class ImportRun(models.Model):
     """One import: its file, mapping, progress, report, and what it needs to be undone."""
 
     class Status(models.TextChoices):
+        DRAFT = "draft"  # uploaded from the web or the API, its mapping still being chosen
         PENDING = "pending"
         RUNNING = "running"
         DONE = "done"
@@ -32,12 +33,23 @@ class ImportRun(models.Model):
     #  "bad_rows_file": path, ...}
     report = models.JSONField(default=dict, blank=True)
     message = models.TextField(blank=True)
+    # Whether the user who started it was told it ended (a message on their next page).
+    notified = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    FINISHED = (
+        Status.DONE,
+        Status.INVALID,
+        Status.FAILED,
+        Status.CANCELLED,
+        Status.UNDONE,
+    )
+
     class Meta:
         ordering = ["-id"]
+        indexes = [models.Index(fields=["user", "notified"], name="import_runs_to_notify")]
 
     def __str__(self) -> str:
         return f"import #{self.pk} ({self.entity})"
@@ -59,3 +71,21 @@ class ImportedRecord(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["run", "entity", "action"], name="imported_by_run")]
+
+
+class SavedMapping(models.Model):
+    """The column and value mapping last chosen for a file of this entity with these headers,
+    proposed again for the next such file."""
+
+    entity = models.CharField(max_length=16)
+    headers_key = models.CharField(max_length=64)  # sha256 of the sorted headers
+    columns = models.JSONField(default=dict, blank=True)
+    values = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entity", "headers_key"], name="one_mapping_per_headers"
+            )
+        ]

@@ -305,7 +305,7 @@ def parse_duration_minutes(value) -> int | None:
     return minutes
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def normalise_name(value: str) -> str:
     """For duplicate detection: case, accents, punctuation, legal forms and spacing ignored."""
     decomposed = unicodedata.normalize("NFKD", value or "")
@@ -318,7 +318,7 @@ def normalise_name(value: str) -> str:
 LEGAL_FORMS = {"sa", "sas", "sasu", "sarl", "eurl", "sci", "snc", "scop", "ltd", "inc", "gmbh"}
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def normalise_key(value: str) -> str:
     """For matching headers and list values: case, accents and punctuation ignored."""
     decomposed = unicodedata.normalize("NFKD", value or "")

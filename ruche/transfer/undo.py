@@ -33,6 +33,7 @@ DELETE_ORDER = ("deal_line", "activity", "note", "deal", "person", "organization
 # Extra keys an update stores next to the fields (see RowWriters._update_deal).
 ENTRIES_MAX_ID = "__stage_entries_max_id"
 OPEN_ENTRY = "__open_stage_entry"
+LABELS = "__labels"
 CHUNK = 5000
 
 
@@ -59,6 +60,11 @@ def _restore(record: ImportedRecord, actor: Actor) -> bool:
         if current != old:
             changes[field.name] = (json_safe(current), json_safe(old))
             setattr(instance, field.attname, old)
+    if record.entity == "deal" and LABELS in record.before:
+        current_labels = sorted(instance.labels.values_list("pk", flat=True))
+        if current_labels != record.before[LABELS]:
+            instance.labels.set(record.before[LABELS])
+            changes["labels"] = (current_labels, record.before[LABELS])
     if record.entity == "deal" and ENTRIES_MAX_ID in record.before:
         StageEntry.objects.filter(deal=instance, id__gt=record.before[ENTRIES_MAX_ID]).delete()
         if record.before[OPEN_ENTRY]:

@@ -23,7 +23,8 @@ from ruche.pipelines.models import Activity, Deal, Note
 from ruche.pipelines.services import activity_create, deal_line_add, deal_update, note_create
 from ruche.transfer import parsing as p
 from ruche.transfer.mapping import CUSTOM, CUSTOM_FIELD_ENTITY
-from ruche.transfer.undo import deal_entries_state
+from ruche.transfer.models import ImportedRecord
+from ruche.transfer.undo import LABELS, deal_entries_state
 
 ORG_COLUMNS = (
     "name",
@@ -102,6 +103,24 @@ class RowWriters:
         for writer in self.writers.values():
             writer.flush(self.sink)
         self.sink.flush()
+        if self.updated_records:
+            ImportedRecord.objects.bulk_create(
+                ImportedRecord(
+                    run_id=self.run.pk,
+                    entity=entity,
+                    record_id=pk,
+                    action=ImportedRecord.Action.UPDATED,
+                    before=before,
+                )
+                for entity, pk, before in self.updated_records
+            )
+            self.updated_records = []
+        if self.deal_labels:
+            through = Deal.labels.through
+            through.objects.bulk_create(
+                through(deal_id=deal, lookup_id=label) for deal, label in self.deal_labels
+            )
+            self.deal_labels = []
 
     def _ensure_custom_fields(self) -> None:
         cf_entity = CUSTOM_FIELD_ENTITY.get(self.entity)
@@ -194,8 +213,7 @@ class RowWriters:
         if model_values.get("siren"):
             index["siren"].setdefault(model_values["siren"], pk)
         index["name"].setdefault(p.normalise_name(model_values["name"]), pk)
-        if model_values.get("source"):
-            index["source"][pk] = model_values["source"]
+        index["source"][pk] = model_values.get("source")  # known, even when None
         return pk
 
     def _write_organizations(self, values: dict, line: int) -> None:
@@ -264,8 +282,8 @@ class RowWriters:
             "name": values.get("name") or values.get("person", ""),
             "first_name": values.get("first_name", ""),
             "last_name": values.get("last_name", ""),
-            "emails": _points(values.get("email") or values.get("person_email")),
-            "phones": _points(values.get("phone") or values.get("person_phone")),
+            "emails": _points(values, "email") or _points(values, "person_email"),
+            "phones": _points(values, "phone") or _points(values, "person_phone"),
             "job_title": values.get("job_title", ""),
             "external_id": values.get("external_id", ""),
             "org": values.get("org_id"),
@@ -364,9 +382,9 @@ class RowWriters:
             if values.get(k)
         }
         if values.get("email"):
-            data["emails"] = values["email"]
+            data["emails"] = _points(values, "email")
         if values.get("phone"):
-            data["phones"] = values["phone"]
+            data["phones"] = _points(values, "phone")
         if values.get("org_id"):
             data["org_id"] = values["org_id"]
         if "owner" in self.columns.values() and values["owner"] != person.owner_id:
@@ -397,8 +415,15 @@ class RowWriters:
             self._person_values(
                 {
                     "person": values.get("person") or name,
-                    "person_email": values.get("person_email"),
-                    "person_phone": values.get("person_phone"),
+                    **{
+                        key: values.get(key)
+                        for key in (
+                            "person_email",
+                            "person_email_points",
+                            "person_phone",
+                            "person_phone_points",
+                        )
+                    },
                     "external_id": values.get("person_external_id", ""),
                     "org_id": org_id,
                     "owner": owner,
@@ -497,7 +522,11 @@ class RowWriters:
             for k, v in model_values.items()
             if v not in ("", None, {}) and k not in ("update_time", "stage_change_time")
         }
+        labels = [self._lookup_id("label", x) for x in values.get("labels") or []]
+        if labels:
+            history["labels"] = sorted(labels)
         pk = self.writers["deal"].add(model_values, history)
+        self.deal_labels += [(pk, label) for label in labels]
         self._remember("deal", values.get("ruche_id"), pk)
         index = self.ref.index("deal")
         if model_values["external_id"]:
@@ -526,6 +555,7 @@ class RowWriters:
         self.flush()
         deal = Deal.objects.get(pk=pk)
         before = self._before(deal) | deal_entries_state(deal)
+        before[LABELS] = sorted(deal.labels.values_list("pk", flat=True))
         data: dict = {}
         for key in (
             "title",
@@ -560,6 +590,8 @@ class RowWriters:
             data["owner_id"] = values["owner"]
         if values.get("source"):
             data["source_id"] = self._lookup_id("source", values["source"])
+        if values.get("labels"):
+            data["label_ids"] = [self._lookup_id("label", x) for x in values["labels"]]
         if values.get("custom_fields"):
             data["custom_fields"] = self._custom_fields(values)
         with transaction.atomic():
@@ -709,8 +741,11 @@ def _days(n: int):
     return dt.timedelta(days=n)
 
 
-def _points(items) -> list[dict]:
-    return [
-        {"value": item, "label": "work", "primary": index == 0}
-        for index, item in enumerate(items or [])
-    ]
+def _points(values: dict, target: str) -> list[dict]:
+    """Emails or phones with their labels; exactly one primary, the first unless one is."""
+    points = [dict(x) for x in values.get(f"{target}_points") or []]
+    if not points:
+        points = [{"value": v, "label": "work", "primary": False} for v in values.get(target) or []]
+    if points and not any(x["primary"] for x in points):
+        points[0]["primary"] = True
+    return points

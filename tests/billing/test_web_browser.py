@@ -2,21 +2,15 @@
 invoice, through the quote's lines form, its acceptance and the invoice's issue."""
 
 import re
-from pathlib import Path
-
-import pytest
 
 from ruche.billing.models import Invoice, Quote
+from tests.browser import BROWSER_TEST
 from tests.factories import DealFactory
-from tests.web.test_browser import CHROMIUM, browser, page_as  # noqa: F401 - fixtures
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
-]
+pytestmark = BROWSER_TEST
 
 
-def test_from_the_deal_page_to_a_paid_invoice(page_as, rep, customer, profile):  # noqa: F811
+def test_from_the_deal_page_to_a_paid_invoice(page_as, rep, customer, profile):
 
     deal = DealFactory(owner=rep, org=customer, title="Site vitrine")
     page = page_as(rep)

@@ -1,20 +1,13 @@
 """In Chromium: the form offers only the kind's groupings, and the report page draws its chart
 with chart.js from the saved figures."""
 
-from pathlib import Path
-
-import pytest
-
 from ruche.reports.models import Report
-from tests.web.test_browser import CHROMIUM, browser, page_as  # noqa: F401
+from tests.browser import BROWSER_TEST
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
-]
+pytestmark = BROWSER_TEST
 
 
-def test_create_a_funnel_report_then_see_its_chart(page_as, rep, make_deal):  # noqa: F811
+def test_create_a_funnel_report_then_see_its_chart(page_as, rep, make_deal):
     make_deal(rep, "10")
     make_deal(rep, "20")
     page = page_as(rep)

@@ -2,7 +2,6 @@
 layout (375 px wide) of the activities, calendar, forecast board and team settings pages."""
 
 import datetime as dt
-import gc
 import itertools
 from pathlib import Path
 
@@ -11,10 +10,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from ruche.pipelines.services.activities import activity_create
+from tests.browser import BROWSER_TEST
 from tests.factories import DealFactory, OrganizationFactory
-from tests.web.test_browser import CHROMIUM, page_as, pytestmark, sync_playwright  # noqa: F401
 
-assert pytestmark  # the same markers: live database, skipped without Chromium
+pytestmark = BROWSER_TEST
 
 AXE = Path(settings.BASE_DIR) / "node_modules" / "axe-core" / "axe.min.js"
 PHONE = {"width": 375, "height": 740}
@@ -26,35 +25,8 @@ SERIOUS = """async () => {
 }"""
 
 
-def running_browser():
-    """The Chromium that tests/web/test_browser.py's session fixture keeps open, if any."""
-    from playwright.sync_api import Browser
-
-    alive = (o for o in gc.get_objects() if isinstance(o, Browser) and o.is_connected())
-    return next(alive, None)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """One Chromium for the module. A thread runs one Playwright at a time, so when
-    test_browser.py's session browser is already up, that one is used. (Once its fixtures move
-    to tests/web/conftest.py, this fixture and running_browser() can go.)"""
-    shared = running_browser()
-    if shared is not None:
-        yield shared
-        return
-    with sync_playwright() as playwright:
-        own = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-        )
-        yield own
-        own.close()
-
-
 @pytest.fixture
-def open_as(page_as):  # noqa: F811 (the fixture imported above)
+def open_as(page_as):
     return page_as
 
 

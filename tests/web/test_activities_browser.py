@@ -8,14 +8,13 @@ from django.utils import timezone
 
 from ruche.pipelines.models import Activity
 from ruche.pipelines.services.activities import activity_create
-from tests.web.test_accessibility import browser  # noqa: F401 (one Chromium, see there)
-from tests.web.test_browser import page_as, pytestmark  # noqa: F401
+from tests.browser import BROWSER_TEST
 
-assert pytestmark  # the same markers: live database, skipped without Chromium
+pytestmark = BROWSER_TEST
 
 
 @pytest.fixture
-def open_as(page_as):  # noqa: F811 (the fixture imported above)
+def open_as(page_as):
     return page_as
 
 

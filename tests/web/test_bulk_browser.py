@@ -1,21 +1,14 @@
 """In the browser: tick deals in the list and move them to another stage in one go."""
 
-from pathlib import Path
-
-import pytest
-
 from ruche.core.models import ChangeRecord
 from ruche.pipelines.models import Deal
+from tests.browser import BROWSER_TEST
 from tests.factories import DealFactory
-from tests.web.test_browser import CHROMIUM, browser, page_as  # noqa: F401 - fixtures
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
-]
+pytestmark = BROWSER_TEST
 
 
-def test_a_bulk_stage_change_from_the_deals_list(page_as, rep, stages):  # noqa: F811
+def test_a_bulk_stage_change_from_the_deals_list(page_as, rep, stages):
     moved = [DealFactory(owner=rep, stage=stages[0], title=f"Lot {n}") for n in range(2)]
     kept = DealFactory(owner=rep, stage=stages[0], title="Hors lot")
     page = page_as(rep)

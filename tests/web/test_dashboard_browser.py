@@ -1,13 +1,13 @@
 """In a real browser: clicking a funnel stage on the dashboard lands on the deals list filtered
 to that stage's open deals."""
 
+from tests.browser import BROWSER_TEST
 from tests.factories import DealFactory
-from tests.web.test_browser import browser, page_as, pytestmark  # noqa: F401
 
-__all__ = ["pytestmark"]
+pytestmark = BROWSER_TEST
 
 
-def test_clicking_a_funnel_stage_opens_the_filtered_deal_list(page_as, manager, rep, stages):  # noqa: F811
+def test_clicking_a_funnel_stage_opens_the_filtered_deal_list(page_as, manager, rep, stages):
     DealFactory(owner=rep, title="Affaire en proposition", value="4000", stage=stages[1])
     DealFactory(owner=rep, title="Autre proposition", value="600", stage=stages[1])
     DealFactory(owner=rep, title="Affaire qualifiée", value="900", stage=stages[0])

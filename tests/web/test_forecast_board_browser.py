@@ -7,15 +7,14 @@ from django.utils import timezone
 
 from ruche.core.models import ChangeRecord
 from ruche.pipelines.models import Deal
+from tests.browser import BROWSER_TEST, drag
 from tests.factories import DealFactory
-from tests.web.test_accessibility import browser  # noqa: F401 (one Chromium, see there)
-from tests.web.test_browser import drag, page_as, pytestmark  # noqa: F401
 
-assert pytestmark  # the same markers: live database, skipped without Chromium
+pytestmark = BROWSER_TEST
 
 
 @pytest.fixture
-def open_as(page_as):  # noqa: F811 (the fixture imported above)
+def open_as(page_as):
     return page_as
 
 
