@@ -18,6 +18,13 @@ from tests.browser import browser, page_as  # noqa: F401 - fixtures of the brows
 from tests.factories import TeamFactory, UserFactory
 
 
+@pytest.fixture(autouse=True)
+def _own_var_dir(settings, tmp_path):
+    """Import uploads and progress files live under VAR_DIR, named by run id: tests running side
+    by side (each with its own database, so the same ids) must not share them."""
+    settings.VAR_DIR = tmp_path / "var"
+
+
 @pytest.fixture
 def company(db) -> Company:
     return Company.current()
