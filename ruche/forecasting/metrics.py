@@ -22,6 +22,7 @@ from django.db.models import (
     BigIntegerField,
     Case,
     Count,
+    DateField,
     DurationField,
     ExpressionWrapper,
     F,
@@ -181,12 +182,13 @@ def _key_of(row: dict) -> tuple:
 # Money: sums per currency and rate period, converted once per group row ------------------------
 
 
-def _rate_from(prefix: str, day) -> Subquery:
-    """The first day of the exchange rate in force on `day` for the deal's currency."""
+def _rate_from(prefix: str, day, quote_currency: str | None = None) -> Subquery:
+    """The first day of the exchange rate in force on `day` for the deal's currency, in the
+    company currency (read here unless given)."""
     return Subquery(
         ExchangeRate.objects.filter(
             currency=OuterRef(f"{prefix}currency"),
-            quote_currency=company().currency,
+            quote_currency=quote_currency or company().currency,
             valid_from__lte=OuterRef(day) if isinstance(day, str) else day,
         )
         .order_by("-valid_from")
@@ -248,19 +250,38 @@ def _money_groups(
 ) -> list[dict]:
     """One SQL GROUP BY over (period, group, currency, rate period). `rate_day` names the
     annotation holding each row's conversion day, or is that day itself."""
-    by_row = isinstance(rate_day, str)
-    rows = list(
-        queryset.annotate(
-            **keys, cur=F(f"{prefix}currency"), rate_from=_rate_from(prefix, rate_day)
+    grouped = queryset.annotate(**keys, cur=F(f"{prefix}currency"))
+    if not isinstance(rate_day, str):
+        # One day for all: the rate period depends on the currency only, so it is looked up
+        # once per group row, after grouping, rather than once per deal.
+        rows = list(
+            grouped.values(*keys, "cur")
+            .annotate(**sums, **counts)
+            .annotate(rate_from=_rate_from(prefix, rate_day))
+            .order_by()
         )
-        .values(*keys, "cur", "rate_from")
-        .annotate(**({"first_day": Min(rate_day)} if by_row else {}), **sums, **counts)
-        .order_by()
-    )
-    if not by_row:
         for row in rows:
             row["first_day"] = rate_day
-    return rows
+        return rows
+    # A day per row: deals in the company currency are never converted, so their rate
+    # lookup and first day (which a missing rate is reported with) are skipped.
+    company_currency = company().currency
+
+    def unless_in_company_currency(expression):
+        return Case(
+            When(**{f"{prefix}currency": company_currency}, then=Value(None)),
+            default=expression,
+            output_field=DateField(),
+        )
+
+    return list(
+        grouped.annotate(
+            rate_from=unless_in_company_currency(_rate_from(prefix, rate_day, company_currency))
+        )
+        .values(*keys, "cur", "rate_from")
+        .annotate(first_day=Min(unless_in_company_currency(F(rate_day))), **sums, **counts)
+        .order_by()
+    )
 
 
 def _convert_groups(

@@ -10,11 +10,14 @@ here.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from django.db.models import DateField, F, Value
+from django.conf import settings
+from django.db.models import DateField, DateTimeField, F, Value
 from django.db.models.expressions import Expression
 from django.db.models.functions import ExtractMonth, ExtractYear, TruncDate, TruncWeek
 from django.utils import timezone
@@ -155,17 +158,82 @@ def validate_period_start(kind: str, start: dt.date, *, field: str = "period_sta
     return period
 
 
+# Native SQLite date functions -------------------------------------------------------------------
+#
+# Django computes time-zone-aware extracts and truncations on SQLite by calling a Python
+# function per row (django_datetime_extract, ...): over a year of deals that is most of a
+# dashboard's time. SQLite's own date functions give the same days with the 'localtime'
+# modifier, which converts with the C library's zone: Django sets it to TIME_ZONE
+# (os.environ["TZ"] and time.tzset()) at start-up and when a test overrides TIME_ZONE. SQLite
+# converts with the real rules only between 1970 and 2037 (outside, it borrows those of a
+# similar year, so the DST of e.g. 1965 or 2051 may differ): there the Python function stays.
+# PostgreSQL and the other databases keep Django's SQL.
+
+NATIVE_LOCALTIME_FROM, NATIVE_LOCALTIME_BEFORE = "1970-01-02", "2038-01-01"  # stored in UTC
+
+
+def _sqlite_localtime_is(tzname: str | None, connection) -> bool:
+    """Whether SQLite's 'localtime' modifier converts stored datetimes to `tzname`."""
+    return (
+        settings.USE_TZ
+        and hasattr(time, "tzset")
+        and connection.timezone_name == "UTC"
+        and tzname is not None
+        and os.environ.get("TZ") == tzname
+    )
+
+
+class NativeOnSQLite:
+    """A Django extract or truncation computed by SQLite's own date functions. In `native`,
+    "{}" stands for the value (and 'localtime' for a date-time); '%' is doubled, as in any
+    SQL sent with parameters."""
+
+    native: str
+
+    def as_sqlite(self, compiler, connection):
+        sql, params = compiler.compile(self.lhs)
+        if not isinstance(self.lhs.output_field, DateTimeField):
+            return self.native.format(sql), params  # a date: no time zone
+        if not _sqlite_localtime_is(self.get_tzname(), connection):
+            return self.as_sql(compiler, connection)
+        fallback, fallback_params = self.as_sql(compiler, connection)
+        # SQLite rounds times to the millisecond (23:59:59.9999 would be the next day):
+        # the seconds are enough.
+        native = self.native.format(f"substr({sql}, 1, 19), 'localtime'")
+        return (
+            f"CASE WHEN {sql} < '{NATIVE_LOCALTIME_FROM}' OR {sql} >= '{NATIVE_LOCALTIME_BEFORE}'"
+            f" THEN {fallback} ELSE {native} END",
+            (*params, *params, *fallback_params, *params),
+        )
+
+
+class LocalYear(NativeOnSQLite, ExtractYear):
+    native = "CAST(strftime('%%Y', {}) AS INTEGER)"
+
+
+class LocalMonth(NativeOnSQLite, ExtractMonth):
+    native = "CAST(strftime('%%m', {}) AS INTEGER)"
+
+
+class LocalDate(NativeOnSQLite, TruncDate):
+    native = "date({})"
+
+
+class LocalWeek(NativeOnSQLite, TruncWeek):
+    native = "date({}, '-6 days', 'weekday 1')"  # the Monday on or before
+
+
 def bucket_expression(
     field: str, kind: str, *, is_datetime: bool, start_month: int | None = None
 ) -> Expression:
     """The SQL bucket of `field` for an interval, in the company's time zone."""
     tz = local_tz() if is_datetime else None
     if kind == "day":
-        return TruncDate(field, tzinfo=tz) if is_datetime else F(field)
+        return LocalDate(field, tzinfo=tz) if is_datetime else F(field)
     if kind == "week":  # ISO weeks, from Monday
-        return TruncWeek(field, tzinfo=tz, output_field=DateField())
+        return LocalWeek(field, tzinfo=tz, output_field=DateField())
     extra = {"tzinfo": tz} if is_datetime else {}
-    index = ExtractYear(field, **extra) * Value(12) + ExtractMonth(field, **extra) - Value(1)
+    index = LocalYear(field, **extra) * Value(12) + LocalMonth(field, **extra) - Value(1)
     if kind == "month":
         return index
     offset = (start_month or fiscal_start_month()) - 1
@@ -184,7 +252,7 @@ def periods_between(kind: str, first: dt.date, last: dt.date, start_month: int) 
 
 
 def local_day_expression(field: str) -> Expression:
-    return TruncDate(field, tzinfo=local_tz(), output_field=DateField())
+    return LocalDate(field, tzinfo=local_tz(), output_field=DateField())
 
 
 def day_bounds(date_from: dt.date | None, date_to: dt.date | None):
