@@ -2,18 +2,14 @@
 its progress, cancel, rows to fix and undo. Admins and managers only (403 for others); a run
 someone may not see is a 404. Every write goes through ruche.transfer.services."""
 
-from collections.abc import Callable
-from functools import wraps
-
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 
-from ruche.core.exceptions import PermissionDenied, RucheError
+from ruche.core.exceptions import RucheError
 from ruche.core.models import CustomField
 from ruche.core.spreadsheets import download
 from ruche.transfer import services
@@ -36,7 +32,7 @@ from ruche.transfer.web.labels import (
     FIELD_LABELS,
     VALUE_TARGET_LABELS,
 )
-from ruche.web.views.common import error_text, web_view
+from ruche.web.views.common import error_text, role_view
 
 RECENT_RUNS = 20
 # The services' fixed refusals met on these pages, translated for the web.
@@ -47,20 +43,8 @@ IMPORT_MESSAGES = [
 ]
 
 
-def importer_view(view: Callable) -> Callable:
-    """Signed in, and an admin or a manager (else 403); a refused service is 403 too."""
-
-    @web_view
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not services.can_import(request.user):
-            raise DjangoPermissionDenied
-        try:
-            return view(request, *args, **kwargs)
-        except PermissionDenied:
-            raise DjangoPermissionDenied from None
-
-    return wrapped
+# Signed in, and an admin or a manager (else 403).
+importer_view = role_view(services.can_import)
 
 
 def _page(request, template: str, context: dict, status: int = 200) -> HttpResponse:

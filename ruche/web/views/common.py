@@ -5,12 +5,13 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import translation
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
-from ruche.core.exceptions import NotFound, RucheError
+from ruche.core.exceptions import NotFound, PermissionDenied, RucheError
 from ruche.core.history import Actor
 from ruche.core.models import Visibility
 from ruche.pipelines.models import Activity, Deal
@@ -58,6 +59,26 @@ def web_view(view: Callable) -> Callable:
             raise Http404 from None
 
     return wrapped
+
+
+def role_view(allowed: Callable) -> Callable:
+    """`web_view` for the pages only some users may open (`allowed(user)`): anyone else gets
+    403, and so does a domain refusal of permission."""
+
+    def decorator(view: Callable) -> Callable:
+        @web_view
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if not allowed(request.user):
+                raise DjangoPermissionDenied
+            try:
+                return view(request, *args, **kwargs)
+            except PermissionDenied:
+                raise DjangoPermissionDenied from None
+
+        return wrapped
+
+    return decorator
 
 
 def actor(request: HttpRequest) -> Actor:

@@ -5,10 +5,8 @@ re-renders the page with status 422 and a message naming the field, and changes 
 """
 
 from collections.abc import Callable
-from functools import wraps
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -27,7 +25,7 @@ from ruche.core.custom_fields import (
     custom_field_delete,
     custom_field_update,
 )
-from ruche.core.exceptions import NotFound, PermissionDenied, RucheError, ValidationError
+from ruche.core.exceptions import NotFound, RucheError, ValidationError
 from ruche.core.models import CustomField, ExchangeRate, Lookup
 from ruche.pipelines.selectors import pipeline_list, stage_list
 from ruche.pipelines.services import structure
@@ -36,7 +34,7 @@ from ruche.web.views.common import (
     actor,
     decimal_text,
     int_or_none,
-    web_view,
+    role_view,
 )
 
 MAX_CSV_BYTES = 1_000_000
@@ -55,21 +53,8 @@ SETTINGS_MESSAGES = [
 ]
 
 
-def admin_view(view: Callable) -> Callable:
-    """Signed in (else the sign-in page) and an admin (else 403); domain refusals of
-    permission are 403 too."""
-
-    @web_view
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_admin:
-            raise DjangoPermissionDenied
-        try:
-            return view(request, *args, **kwargs)
-        except PermissionDenied:
-            raise DjangoPermissionDenied from None
-
-    return wrapped
+# Signed in (else the sign-in page) and an admin (else 403).
+admin_view = role_view(lambda user: user.is_admin)
 
 
 def field_errors(error: RucheError) -> str:
