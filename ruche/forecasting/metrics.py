@@ -304,6 +304,22 @@ def _convert_groups(
     return merged
 
 
+def converted_totals(
+    deals: QuerySet, *, keys: dict, day_field: str, converter: Converter
+) -> dict[tuple, dict]:
+    """{(bucket, group): {"amount", "deals"}}: the deals' values and counts grouped by `keys`,
+    each value converted at the rate of the local day of its `day_field`."""
+    rows = _money_groups(
+        deals.annotate(conversion_day=local_day_expression(day_field)),
+        keys=keys,
+        prefix="",
+        rate_day="conversion_day",
+        sums={"amount": Sum("value_minor")},
+        counts={"deals": Count("pk")},
+    )
+    return _convert_groups(rows, converter, money={"amount": 1}, counts=("deals",))
+
+
 # Won revenue ----------------------------------------------------------------------------------
 
 

@@ -45,15 +45,13 @@ from ruche.core.models import ChangeRecord
 from ruche.forecasting.metrics import (
     Converter,
     MetricQuery,
-    _convert_groups,
-    _money_groups,
     _rate_from,
+    converted_totals,
     metric_deals,
 )
 from ruche.forecasting.periods import (
     add_months,
     bucket_expression,
-    local_day_expression,
     local_tz,
     month_index,
 )
@@ -382,15 +380,7 @@ def won_matrix(
         "bucket": bucket_expression("won_time", "month", is_datetime=True),
         "grp": bucket_expression("add_time", "month", is_datetime=True),
     }
-    rows = _money_groups(
-        won.annotate(won_day=local_day_expression("won_time")),
-        keys=keys,
-        prefix="",
-        rate_day="won_day",
-        sums={"amount": Sum("value_minor")},
-        counts={"deals": Count("pk")},
-    )
-    merged = _convert_groups(rows, converter, money={"amount": 1}, counts=("deals",))
+    merged = converted_totals(won, keys=keys, day_field="won_time", converter=converter)
     return {key: value["amount"] for key, value in merged.items()}
 
 

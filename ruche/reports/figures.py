@@ -24,8 +24,7 @@ from ruche.forecasting.funnel import funnel
 from ruche.forecasting.metrics import (
     Converter,
     MetricQuery,
-    _convert_groups,
-    _money_groups,
+    converted_totals,
     metric,
     metric_deals,
 )
@@ -34,7 +33,6 @@ from ruche.forecasting.periods import (
     bucket_period,
     day_bounds,
     fiscal_start_month,
-    local_day_expression,
     period_label,
     periods_between,
 )
@@ -248,16 +246,9 @@ def _closed_totals(spec: Spec, deals: QuerySet, key_fields: dict) -> tuple[Conve
     closed = deals.filter(
         spec.in_span("close_time"), status__in=[Deal.Status.WON, Deal.Status.LOST]
     )
-    rows = _money_groups(
-        closed.annotate(close_day=local_day_expression("close_time")),
-        keys={"grp": spec.group_expression("close_time", key_fields), "grp2": F("status")},
-        prefix="",
-        rate_day="close_day",
-        sums={"amount": Sum("value_minor")},
-        counts={"deals": Count("pk")},
-    )
+    keys = {"grp": spec.group_expression("close_time", key_fields), "grp2": F("status")}
     converter = Converter(None)
-    merged = _convert_groups(rows, converter, money={"amount": 1}, counts=("deals",))
+    merged = converted_totals(closed, keys=keys, day_field="close_time", converter=converter)
     return converter, {
         (spec.key_of_bucket(group), status): value
         for (_bucket, (group, status)), value in merged.items()

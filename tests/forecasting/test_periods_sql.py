@@ -1,6 +1,6 @@
 """The SQL period buckets (ruche.forecasting.periods) equal the local-time buckets computed in
 Python, around midnight and the DST changes, on whichever database runs; and the rate
-lookups of the money indicators (metrics._money_groups)."""
+lookups of the money indicators (metrics._money_groups, metrics.converted_totals)."""
 
 import datetime as dt
 from zoneinfo import ZoneInfo
