@@ -17,8 +17,7 @@ from ruche.forecasting import selectors, services
 from ruche.forecasting.funnel import funnel
 from ruche.forecasting.metrics import INDICATORS, MetricQuery, metric
 from ruche.forecasting.models import ForecastAdjustment, ForecastSubmission, Goal, Quota
-from ruche.forecasting.projection import projection
-from ruche.forecasting.projection_runs import latest_run
+from ruche.forecasting.projection_runs import latest_run, projection_for
 from ruche.forecasting.scoring import deal_scores, latest_model
 
 router = Router(tags=["Revenue, forecasts and quotas"])
@@ -520,7 +519,8 @@ class ProjectionParams(Schema):
     "/forecasts/projection",
     response=envelope(dict[str, Any]),
     operation_id="getRevenueProjection",
-    summary="Revenue projection: won to date + learned pipeline + Holt-Winters run-rate",
+    summary="Revenue projection: won to date + learned pipeline + Holt-Winters run-rate "
+    "(today's stored company-wide run when it answers the request)",
 )
 def get_projection(request, params: Query[ProjectionParams]):
     _refuse_unknown(request, ProjectionParams)
@@ -530,7 +530,7 @@ def get_projection(request, params: Query[ProjectionParams]):
         team_id=params.team_id,
         currency=params.currency,
     )
-    return ok(projection(request.auth, months=params.months, query=query))
+    return ok(projection_for(request.auth, months=params.months, query=query))
 
 
 @router.get(

@@ -29,14 +29,11 @@ from ruche.forecasting.periods import fiscal_start_month, month_index
 from ruche.forecasting.projection import (
     LOOKBACK_MONTHS,
     MIN_SAMPLE,
-    fresh_series,
-    history_start,
     local_midnight,
     month_start,
+    new_deals,
     open_pipeline,
-    run_rate,
     snapshots,
-    won_matrix,
 )
 
 METHODS = ("nominal", "learned", "combined")
@@ -57,11 +54,10 @@ def backtest(user=None, *, months: int = 12, today=None, min_sample: int = MIN_S
     """Replay the last `months` complete months (the current one is left out)."""
     today = today or timezone.localdate()
     converter = Converter(None)
-    matrix = won_matrix(user, converter=converter)
-    start = history_start(matrix)
+    history = new_deals(user, converter=converter)
     current = month_index(today)
     actual = {}
-    for (won_m, _), amount in matrix.items():
+    for (won_m, _), amount in history.matrix.items():
         actual[won_m] = actual.get(won_m, 0) + amount
     offset = fiscal_start_month() - 1
     table = snapshots(user, current - months - LOOKBACK_MONTHS, current - 1)
@@ -79,14 +75,7 @@ def backtest(user=None, *, months: int = 12, today=None, min_sample: int = MIN_S
             last_month=cutoff_month + horizon - 1,
             converter=converter,
         )
-        fresh = []
-        for h in range(horizon):
-            if start is None or start >= cutoff_month:
-                fresh.append((0.0, "none"))
-                continue
-            series = fresh_series(matrix, h, start, cutoff_month - 1)
-            rate = run_rate(series, h, simulate=False)
-            fresh.append((rate.mean, rate.method))
+        fresh, _, method = history.forecast(cutoff_month, horizon, with_spread=False)
         rows = []
         for h in range(horizon):
             month = cutoff_month + h
@@ -98,19 +87,21 @@ def backtest(user=None, *, months: int = 12, today=None, min_sample: int = MIN_S
                     "actual": Decimal(actual.get(month, 0)),
                     "nominal": nominal,
                     "learned": learned_part,
-                    "combined": learned_part + Decimal(fresh[h][0]),
+                    "combined": learned_part + Decimal(fresh[h]),
                 }
             )
         label = f"{month_start(cutoff_month):%Y-%m}"
-        monthly.append(_period_row(converter, label, rows[0], fresh[0][1]))
+        monthly.append(_period_row(converter, label, rows[0], method))
         if is_quarter:
             total = {key: sum((row[key] for row in rows), Decimal(0)) for key in rows[0]}
-            quarterly.append(_period_row(converter, f"{label} (3 months)", total, fresh[0][1]))
+            quarterly.append(_period_row(converter, f"{label} (3 months)", total, method))
     return {
         "currency": converter.quote,
         "as_of": today,
         "cutoffs": months,
-        "history_start": None if start is None else f"{month_start(start):%Y-%m}",
+        "history_start": None
+        if history.first_month is None
+        else f"{month_start(history.first_month):%Y-%m}",
         "mape": {
             "monthly": {m: _mape(monthly, m) for m in METHODS},
             "quarterly": {m: _mape(quarterly, m) for m in METHODS},

@@ -1,14 +1,18 @@
 """Revenue projection, month by month (docs/metrics.md, "Revenue projection").
 
-Three parts, each computed from GROUP BY rows, never a loop over deals:
+Three parts, each computed from GROUP BY rows (the snapshots of 24 months in one query), never
+a loop over deals:
 
 - won to date: revenue already won in the current month;
 - the open pipeline weighted by win probabilities LEARNED from history: of the deals that were
   in stage S while aged A (age bucket) before the cutoff and had closed by then, the share won
-  (`learned_probabilities`), spread over months by expected close date;
-- a run-rate for deals not yet in the pipeline: Holt-Winters (statsmodels) on the monthly
-  series of revenue won from deals created in the last h + 1 months, one series per horizon
-  h, when there are at least 24 months of history (a trailing mean otherwise, stated).
+  (`learned_probabilities`), spread over the months by the learned time to close (the
+  share won k months later);
+- a run-rate for deals not added yet (`NewDeals`): the deals to be added each month
+  (Holt-Winters from statsmodels on the monthly counts, with at least 24 complete months; a
+  trailing mean otherwise, stated) x the revenue won k months after its month per deal added,
+  learned from the recent cohorts. The pipeline part covers the deals added before the
+  cutoff, the run-rate those added after: nothing is counted twice.
 
 Everything is read "as of" a cutoff, so the backtest (ruche.forecasting.backtest) replays the
 same code in the past: a deal's status at the cutoff is the last won/lost/reopened change
@@ -25,9 +29,11 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
 
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
+    F,
     FloatField,
     IntegerField,
     Min,
@@ -50,7 +56,6 @@ from ruche.forecasting.metrics import (
     metric_deals,
 )
 from ruche.forecasting.periods import (
-    add_months,
     bucket_expression,
     local_tz,
     month_index,
@@ -67,6 +72,7 @@ MIN_SAMPLE = 20  # deal-snapshots a (stage, age) cell needs before its own rates
 LOOKBACK_MONTHS = 24  # monthly snapshots the rates are learned from
 HW_MIN_MONTHS = 24
 HORIZON = 12
+SIMULATED_PATHS = 500  # of the creations' Holt-Winters model, for the run-rate's interval
 Z90 = 1.6449  # two-sided 90% interval
 STATUS_EVENTS = (ChangeRecord.Event.WON, ChangeRecord.Event.LOST, ChangeRecord.Event.REOPENED)
 
@@ -125,17 +131,6 @@ def age_bucket_at(cutoff: dt.datetime, column: str = "add_time") -> Case:
         for i, hi in enumerate(AGE_BUCKETS[1:])
     ]
     return Case(*whens, default=Value(len(AGE_BUCKETS) - 1), output_field=IntegerField())
-
-
-def first_won_from(moment: dt.datetime, ref: str = "deal_id") -> Subquery:
-    """The time of the deal's first `won` change record at or after `moment`."""
-    return Subquery(
-        ChangeRecord.objects.filter(
-            entity="deal", entity_id=OuterRef(ref), event=ChangeRecord.Event.WON, time__gte=moment
-        )
-        .order_by("time", "id")
-        .values("time")[:1]
-    )
 
 
 # Learned probabilities --------------------------------------------------------------------------
@@ -223,44 +218,121 @@ class Learned:
         return rows
 
 
-def _snapshot_rows(user, month: int, query: MetricQuery) -> list[dict]:
-    """One GROUP BY over the stage entries open at the month's first day of the deals open
-    then: (stage, age bucket, month of the first win from then on, None if none) -> deals."""
-    moment = local_midnight(month_start(month))
-    deals = metric_deals(user, query).filter(not_closed_before(moment), add_time__lt=moment)
-    entries = (
-        StageEntry.objects.filter(deal__in=deals.values("pk"), entered_at__lt=moment)
-        .filter(Q(left_at__isnull=True) | Q(left_at__gte=moment))
-        .annotate(status_then=status_at(moment, "deal_id"), won_at=first_won_from(moment))
-        .filter(Q(status_then__isnull=True) | Q(status_then=ChangeRecord.Event.REOPENED))
-    )
-    return list(
-        entries.annotate(
-            age=age_bucket_at(moment, "deal__add_time"),
-            won_month=bucket_expression("won_at", "month", is_datetime=True),
+def _snapshot_sources(user, query: MetricQuery, first: dt.datetime, last: dt.datetime):
+    """The deals (visible, filtered) that may be open in [first, last), with their won
+    month, and the stage entries that may be open in it: the snapshot query's two sources."""
+    deals = (
+        metric_deals(user, query)
+        .filter(not_closed_before(first), add_time__lt=last)
+        .values(
+            deal_id=F("pk"),
+            added=F("add_time"),
+            closed=F("close_time"),
+            won_month=Case(
+                When(status="won", then=bucket_expression("won_time", "month", is_datetime=True))
+            ),
         )
-        .values("stage_id", "age", "won_month")
-        .annotate(n=Count("deal_id", distinct=True))
         .order_by()
     )
+    entries = (
+        StageEntry.objects.filter(Q(left_at__isnull=True) | Q(left_at__gte=first))
+        .filter(entered_at__lt=last)
+        .values(
+            entry_deal_id=F("deal_id"),
+            entry_stage_id=F("stage_id"),
+            entry_entered=F("entered_at"),
+            entry_left=F("left_at"),
+        )
+        .order_by()
+    )
+    return deals.query.sql_with_params(), entries.query.sql_with_params()
+
+
+def _snapshot_sql(deals_sql: str, entries_sql: str, months: int) -> str:
+    """One GROUP BY over (month, deal open then, its stage entry open then): counts by
+    (month, stage, age bucket, month of the first win from then on). A deal's status at a
+    month's first moment is read from its row unless it changed status more than once
+    (`reworked`: reopened, or won then lost...): then from its last status change record
+    before, and its first win after from the records too. A deal's stage entries never
+    overlap (the service closes one before it opens the next). The last of `months` only
+    bounds the wins: no snapshot is taken in it. CROSS JOIN: SQLite then reads the deals
+    and entries once, the months for each (PostgreSQL plans it as it likes)."""
+    q = connection.ops.quote_name
+    record = q(ChangeRecord._meta.db_table)
+    statuses = ", ".join(f"'{event}'" for event in STATUS_EVENTS)
+    thresholds = [f"a{i}" for i in range(1, len(AGE_BUCKETS))]
+    row = "(" + ", ".join(["%s"] * (2 + len(thresholds))) + ")"
+    age = " ".join(f"WHEN d.added > m.{name} THEN {i}" for i, name in enumerate(thresholds))
+    time = f"c.{q('time')}"
+    history = f"FROM {record} c WHERE c.entity = 'deal' AND c.entity_id = d.deal_id AND"
+    return f"""
+    WITH months (idx, moment, {", ".join(thresholds)}) AS (
+        VALUES {", ".join([row] * months)}
+    ),
+    reworked AS (
+        SELECT entity_id FROM {record} WHERE entity = 'deal' AND event IN ({statuses})
+        GROUP BY entity_id HAVING COUNT(*) > 1
+    )
+    SELECT m.idx, e.entry_stage_id, CASE {age} ELSE {len(thresholds)} END,
+        CASE WHEN r.entity_id IS NULL THEN d.won_month ELSE (
+            SELECT MAX(w.idx) FROM months w WHERE w.moment <= (
+                SELECT MIN({time}) {history} c.event = 'won' AND {time} >= m.moment)
+        ) END,
+        COUNT(*)
+    FROM ({deals_sql}) d
+    JOIN ({entries_sql}) e ON e.entry_deal_id = d.deal_id
+    CROSS JOIN months m
+    LEFT JOIN reworked r ON r.entity_id = d.deal_id
+    WHERE m.idx < (SELECT MAX(idx) FROM months)
+        AND d.added < m.moment AND (d.closed IS NULL OR d.closed >= m.moment)
+        AND e.entry_entered < m.moment AND (e.entry_left IS NULL OR e.entry_left >= m.moment)
+        AND (r.entity_id IS NULL OR COALESCE((
+            SELECT c.event {history} c.event IN ({statuses}) AND {time} < m.moment
+            ORDER BY {time} DESC, c.id DESC LIMIT 1), 'reopened') = 'reopened')
+    GROUP BY 1, 2, 3, 4
+    """
+
+
+def _month_row(month: int) -> list:
+    """A row of the snapshot query's `months`: index, first moment, and the lower bounds of
+    the add time of each age bucket (AGE_BUCKETS days before)."""
+    moment = local_midnight(month_start(month))
+    moments = [moment, *(moment - dt.timedelta(days=days) for days in AGE_BUCKETS[1:])]
+    return [month, *(connection.ops.adapt_datetimefield_value(m) for m in moments)]
 
 
 def snapshots(user, first_month: int, last_month: int, query: MetricQuery | None = None):
-    """The Snapshots of months first_month..last_month (one query each, none before the
-    first deal was added)."""
+    """The Snapshots of months first_month..last_month, from one query (none before the
+    first deal was added). A win after the last month is left out: no cutoff reading these
+    snapshots knows it."""
     query = query or MetricQuery()
     table = Snapshots(nominal=dict(Stage.objects.values_list("pk", "deal_probability")))
     first_added = metric_deals(user, query).aggregate(first=Min("add_time"))["first"]
     if first_added is None:
         return table
     first_month = max(first_month, month_index(first_added.astimezone(local_tz()).date()) + 1)
-    for month in range(first_month, last_month + 1):
-        for row in _snapshot_rows(user, month, query):
-            cell = (month, row["stage_id"], row["age"])
-            table.open[cell] = table.open.get(cell, 0) + row["n"]
-            if row["won_month"] is not None:
-                key = (*cell, row["won_month"] - month)
-                table.won[key] = table.won.get(key, 0) + row["n"]
+    if first_month > last_month:
+        return table
+    months = range(first_month, last_month + 2)
+    (deals_sql, deals_params), (entries_sql, entries_params) = _snapshot_sources(
+        user,
+        query,
+        local_midnight(month_start(first_month)),
+        local_midnight(month_start(last_month + 1)),
+    )
+    params = [value for month in months for value in _month_row(month)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _snapshot_sql(deals_sql, entries_sql, len(months)),
+            [*params, *deals_params, *entries_params],
+        )
+        rows = cursor.fetchall()
+    for month, stage_id, age, won_month, n in rows:
+        cell = (month, stage_id, age)
+        table.open[cell] = table.open.get(cell, 0) + n
+        if won_month is not None and won_month <= last_month:
+            key = (*cell, int(won_month) - month)  # PostgreSQL: a Decimal
+            table.won[key] = table.won.get(key, 0) + n
     return table
 
 
@@ -359,7 +431,7 @@ def open_pipeline(
     return months, later
 
 
-# Run-rate ----------------------------------------------------------------------------------------
+# Run-rate: deals not yet created ----------------------------------------------------------------
 
 
 def won_matrix(
@@ -384,62 +456,161 @@ def won_matrix(
     return {key: value["amount"] for key, value in merged.items()}
 
 
-def fresh_series(matrix: dict, horizon: int, first: int, last: int) -> list[float]:
-    """S_h[t] for t in first..last: revenue won in month t from deals created in months
-    t - h .. t (what a cutoff h months before t could not see yet)."""
-    series = defaultdict(int)
-    for (won_m, created_m), amount in matrix.items():
-        if created_m is not None and 0 <= won_m - created_m <= horizon:
-            series[won_m] += amount
-    return [float(series.get(t, 0)) for t in range(first, last + 1)]
+def created_counts(
+    user, query: MetricQuery | None = None, *, before: dt.datetime | None = None
+) -> dict[int, int]:
+    """{month: deals added that month} (before `before`): one GROUP BY."""
+    deals = metric_deals(user, query or MetricQuery())
+    if before is not None:
+        deals = deals.filter(add_time__lt=before)
+    return dict(
+        deals.annotate(month=bucket_expression("add_time", "month", is_datetime=True))
+        .values("month")
+        .annotate(n=Count("pk"))
+        .order_by()
+        .values_list("month", "n")
+    )
 
 
 @dataclass
-class RunRate:
-    mean: float
-    sd: float
+class Forecast:
+    """Per future month, the expected deals added; their spread from simulated paths
+    (repetitions x months) or, without, a standard deviation `sd` per month, independent."""
+
+    mean: list[float]
     method: str
+    paths: object = None
+    sd: float = 0.0
 
-
-def run_rate(series: list[float], horizon: int, *, simulate: bool = True) -> RunRate:
-    """The forecast `horizon` months after the series' last month (0: the next month):
-    Holt-Winters (additive damped trend, additive yearly seasonality) with >= 24 months, its
-    interval from 500 simulated paths of the fitted model; otherwise the mean of the last 12
-    months, with their standard deviation."""
-    if len(series) >= HW_MIN_MONTHS and any(series):
+    def spread(self, mixing):
+        """The standard deviation of (deals added per month) @ mixing, per column."""
         import numpy as np
-        from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fit = ExponentialSmoothing(
-                np.asarray(series),
-                trend="add",
-                damped_trend=True,
-                seasonal="add",
-                seasonal_periods=12,
-                initialization_method="estimated",
-            ).fit()
-            mean = float(fit.forecast(horizon + 1)[horizon])
-            if simulate:
-                paths = fit.simulate(
-                    horizon + 1, repetitions=500, error="add", anchor="end", random_state=42
-                )
-                sd = float(np.std(np.asarray(paths)[horizon]))
-            else:
-                sd = float(np.std(fit.resid))
-        return RunRate(max(mean, 0.0), sd, "holt_winters")
-    recent = series[-12:]
-    if not recent:
-        return RunRate(0.0, 0.0, "none")
-    mean = sum(recent) / len(recent)
-    sd = math.sqrt(sum((x - mean) ** 2 for x in recent) / len(recent))
-    return RunRate(mean, sd, "trailing_mean")
+        if self.paths is not None:
+            return np.std(self.paths @ mixing, axis=0)
+        return self.sd * np.sqrt((mixing**2).sum(axis=0))
 
 
-def history_start(matrix: dict) -> int | None:
-    months = [won_m for won_m, _ in matrix if won_m is not None]
-    return min(months) if months else None
+def creations_forecast(series: list[float], months: int, *, with_spread: bool) -> Forecast:
+    """The deals to be added in each of the `months` months after the series: Holt-Winters
+    (additive damped trend, multiplicative yearly seasonality: the seasonal swing grows with
+    the flow) when the series has HW_MIN_MONTHS months, none empty, its spread from
+    SIMULATED_PATHS paths of the fitted model; otherwise the mean of the last 12 months and
+    their standard deviation."""
+    import numpy as np
+
+    if len(series) < HW_MIN_MONTHS or min(series) <= 0:
+        recent = np.asarray(series[-12:], dtype=float)
+        if not recent.size:
+            return Forecast([0.0] * months, "none")
+        return Forecast([float(recent.mean())] * months, "trailing_mean", sd=float(recent.std()))
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = ExponentialSmoothing(
+            np.asarray(series, dtype=float),
+            trend="add",
+            damped_trend=True,
+            seasonal="mul",
+            seasonal_periods=12,
+            initialization_method="estimated",
+        ).fit()
+        mean = np.maximum(np.asarray(fit.forecast(months)), 0.0)
+        paths = None
+        if with_spread:
+            simulated = fit.simulate(
+                months, repetitions=SIMULATED_PATHS, error="add", anchor="end", random_state=42
+            )
+            paths = np.asarray(simulated).reshape(months, SIMULATED_PATHS).T
+    return Forecast([float(x) for x in mean], "holt_winters", paths)
+
+
+@dataclass
+class NewDeals:
+    """Revenue won from deals added after a cutoff (month c): Σ_j C(c + j) x R_(h - j) for
+    the month c + h, C the deals added in a month (forecast), R_k the revenue won k months
+    after the month a deal was added, per deal added (learned). The pipeline part covers
+    the deals added before the cutoff, so nothing is counted twice."""
+
+    matrix: dict  # won_matrix
+    created: dict[int, int]  # created_counts
+
+    @property
+    def first_month(self) -> int | None:
+        """The first complete month: the one after the first deal's (history starts within it)."""
+        return min(self.created) + 1 if self.created else None
+
+    def conversion(self, cutoff_month: int, horizon: int) -> list[float]:
+        """R_k for k < horizon, over the LOOKBACK_MONTHS cohorts (complete months) whose
+        month + k was over before `cutoff_month`."""
+        rates = []
+        for k in range(horizon):
+            cohorts = range(
+                max(self.first_month, cutoff_month - k - LOOKBACK_MONTHS), cutoff_month - k
+            )
+            added = sum(self.created.get(month, 0) for month in cohorts)
+            won = sum(self.matrix.get((month + k, month), 0) for month in cohorts)
+            rates.append(won / added if added else 0.0)
+        return rates
+
+    def residual_sd(self, cutoff_month: int, rates: list[float]) -> list[float]:
+        """Per lag h, the spread of the revenue around Σ_j C R with the actual C, over the
+        cohort months: what knowing the creations exactly would still leave."""
+        sds = []
+        for h in range(len(rates)):
+            months = range(max(self.first_month + h, cutoff_month - LOOKBACK_MONTHS), cutoff_month)
+            squares = [
+                (self._won_from_recent(month, h) - self._expected(month, h, rates)) ** 2
+                for month in months
+            ]
+            sds.append(math.sqrt(sum(squares) / len(squares)) if squares else 0.0)
+        return sds
+
+    def _won_from_recent(self, month: int, h: int) -> float:
+        return sum(self.matrix.get((month, month - lag), 0) for lag in range(h + 1))
+
+    def _expected(self, month: int, h: int, rates: list[float]) -> float:
+        return sum(self.created.get(month - lag, 0) * rates[lag] for lag in range(h + 1))
+
+    def forecast(
+        self, cutoff_month: int, horizon: int, *, first_share: float = 1.0, with_spread: bool
+    ) -> tuple[list[float], list[float], str]:
+        """Per month cutoff_month + h (h < horizon): the expected revenue from deals still to
+        be added, its standard deviation (0 without `with_spread`) and the creations' method.
+        `first_share`: the part of the cutoff's month whose deals are still to be added."""
+        import numpy as np
+
+        if self.first_month is None or self.first_month >= cutoff_month:
+            return [0.0] * horizon, [0.0] * horizon, "none"
+        series = [self.created.get(m, 0) for m in range(self.first_month, cutoff_month)]
+        creations = creations_forecast(series, horizon, with_spread=with_spread)
+        rates = self.conversion(cutoff_month, horizon)
+        # mixing[j, h]: the revenue in month h per deal added in month j.
+        mixing = np.zeros((horizon, horizon))
+        for j in range(horizon):
+            mixing[j, j:] = rates[: horizon - j]
+        mixing[0] *= first_share
+        mean = (np.asarray(creations.mean) @ mixing).tolist()
+        if not with_spread:
+            return mean, [0.0] * horizon, creations.method
+        from_creations = creations.spread(mixing)
+        from_conversion = np.asarray(self.residual_sd(cutoff_month, rates))
+        sd = np.sqrt(from_creations**2 + from_conversion**2).tolist()
+        return mean, sd, creations.method
+
+
+def new_deals(
+    user,
+    query: MetricQuery | None = None,
+    converter: Converter | None = None,
+    *,
+    before: dt.datetime | None = None,
+) -> NewDeals:
+    return NewDeals(
+        won_matrix(user, query, converter, before=before),
+        created_counts(user, query, before=before),
+    )
 
 
 # The projection ---------------------------------------------------------------------------------
@@ -476,32 +647,29 @@ def projection(
         query=query,
         converter=converter,
     )
-    matrix = won_matrix(user, query, converter, before=now)
-    start = history_start(matrix)
-    history_months = 0 if start is None else max(current - start, 0)
+    history = new_deals(user, query, converter, before=now)
+    history_months = max(current - history.first_month, 0) if history.created else 0
+    month_begins = local_midnight(month_start(current))
+    month_ends = local_midnight(month_start(current + 1))
+    fresh, fresh_sd, method = history.forecast(
+        current,
+        months,
+        first_share=(month_ends - now) / (month_ends - month_begins),
+        with_spread=True,
+    )
     rows = []
-    methods = set()
     for offset in range(months):
         month = current + offset
         first_day = month_start(month)
-        end = local_midnight(add_months(first_day, 1))
         won_to_date = sum(
-            amount for (won_m, _), amount in matrix.items() if won_m == month
+            amount for (won_m, _), amount in history.matrix.items() if won_m == month
         )  # only the current month has any
-        rate = RunRate(0.0, 0.0, "none")
-        if start is not None and history_months:
-            series = fresh_series(matrix, offset, start, current - 1)
-            rate = run_rate(series, offset)
-        # The share of the creation window [start of this month's cutoff month, end of the
-        # target month] still ahead of `now`: new deals can only come from there.
-        window_start = local_midnight(month_start(current))
-        share = (end - now) / (end - window_start)
-        fresh = rate.mean * share
-        fresh_sd = rate.sd * share
-        methods.add(rate.method)
         part = pipeline.get(month, PipelineMonth())
-        total = Decimal(won_to_date) + part.learned + Decimal(fresh)
-        sd = math.sqrt(part.variance + fresh_sd**2)
+        total = Decimal(won_to_date) + part.learned + Decimal(fresh[offset])
+        # The two parts' errors add up, not in quadrature: both are won in the same calendar
+        # month, and a slow month slows both (on the demo data, in quadrature, the 90%
+        # interval held 79% of the backtested months; added, 91%).
+        sd = math.sqrt(part.variance) + fresh_sd[offset]
         low = max(Decimal(won_to_date), total - Decimal(Z90 * sd))
         high = total + Decimal(Z90 * sd)
         rows.append(
@@ -512,8 +680,8 @@ def projection(
                 "pipeline_value": converter.major(part.value),
                 "nominal_weighted": _money(converter, part.nominal),
                 "expected_from_pipeline": _money(converter, part.learned),
-                "run_rate": _money(converter, fresh),
-                "run_rate_method": rate.method,
+                "run_rate": _money(converter, fresh[offset]),
+                "run_rate_method": method,
                 "projected": _money(converter, total),
                 "low": _money(converter, low),
                 "high": _money(converter, high),
@@ -523,13 +691,11 @@ def projection(
         "currency": converter.quote,
         "as_of": now,
         "history_months": history_months,
-        "run_rate_method": "holt_winters"
-        if methods == {"holt_winters"}
-        else ("trailing_mean" if "trailing_mean" in methods else "none"),
+        "run_rate_method": method,
         "note": None
-        if history_months >= HW_MIN_MONTHS
-        else f"Only {history_months} months of history (Holt-Winters needs {HW_MIN_MONTHS}):"
-        " the run-rate is the mean of the last 12 months.",
+        if method == "holt_winters"
+        else f"Only {history_months} months of history (Holt-Winters needs {HW_MIN_MONTHS}"
+        " with deals added every month): the run-rate uses the mean of the last 12 months.",
         "interval": "90%",
         "months": rows,
         "total": {

@@ -11,8 +11,10 @@ from django.utils import timezone
 
 from ruche.core.exceptions import RucheError
 from ruche.forecasting.backtest import backtest
+from ruche.forecasting.metrics import MetricQuery
 from ruche.forecasting.models import ProjectionRun
-from ruche.forecasting.projection import projection
+from ruche.forecasting.periods import local_tz
+from ruche.forecasting.projection import HORIZON, projection
 
 STALE_AFTER = dt.timedelta(hours=12)
 RETRY_AFTER = dt.timedelta(hours=1)  # a requested run not done by then is requested again
@@ -21,6 +23,24 @@ RETRY_AFTER = dt.timedelta(hours=1)  # a requested run not done by then is reque
 def latest_run() -> ProjectionRun | None:
     """The latest computed run (one query)."""
     return ProjectionRun.objects.filter(computed_at__isnull=False).first()
+
+
+def projection_for(user, *, months: int = HORIZON, query: MetricQuery | None = None) -> dict:
+    """The projection of the request: the latest run's when it answers it (every deal, seen
+    by `user`; no filter; HORIZON months; computed today, without error), else computed now
+    (and, for such a request, a new run asked for as the dashboard does). The run is as of
+    its `as_of`: deals won since are not in it."""
+    query = query or MetricQuery()
+    if (user is None or user.is_admin) and months == HORIZON and query == MetricQuery():
+        run = latest_run()
+        if (
+            run is not None
+            and not run.error
+            and run.computed_at.astimezone(local_tz()).date() == timezone.localdate()
+        ):
+            return run.projection
+        request_run(run)
+    return projection(user, months=months, query=query)
 
 
 def request_run(latest: ProjectionRun | None, *, now: dt.datetime | None = None) -> bool:

@@ -26,9 +26,11 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+from django.utils import timezone
 
 from ruche.core.models import ChangeRecord
 from ruche.forecasting.backtest import backtest
+from ruche.forecasting.models import ProjectionRun
 from ruche.forecasting.periods import month_index
 from ruche.forecasting.projection import (
     learned_probabilities,
@@ -121,10 +123,10 @@ def history(rep, stages):
 
 
 def test_snapshots_count_open_deals_and_their_later_wins(history, stages):
-    s0, s1 = stages[0].pk, stages[1].pk
-    july = month_index(dt.date(2025, 7, 1))
-    table = snapshots(None, july - 24, july - 1)
-    feb, mar, apr, may, jun = range(july - 5, july)
+    s0, s1, s2 = (stage.pk for stage in stages[:3])
+    august = month_index(dt.date(2025, 8, 1))
+    table = snapshots(None, august - 24, august)
+    feb, mar, apr, may, jun, jul = range(august - 6, august)
     assert table.open == {
         (feb, s1, 2): 1,
         (feb, s0, 1): 1,
@@ -134,6 +136,12 @@ def test_snapshots_count_open_deals_and_their_later_wins(history, stages):
         (may, s0, 4): 2,
         (jun, s0, 4): 2,
         (jun, s1, 2): 1,
+        (jul, s0, 4): 1,  # C, 177 days
+        (jul, s0, 5): 1,  # D, 181 days
+        (jul, s1, 3): 1,  # E, 61 days
+        (august, s0, 5): 1,  # C, 208 days
+        (august, s1, 4): 1,  # E, 92 days
+        (august, s2, 5): 1,  # D, in s2 since 15 July, won at noon
     }
     # A won in the month of its snapshot; D in August, k months after each snapshot.
     assert table.won == {
@@ -143,6 +151,38 @@ def test_snapshots_count_open_deals_and_their_later_wins(history, stages):
         (apr, s0, 3, 4): 1,
         (may, s0, 4, 3): 1,
         (jun, s0, 4, 2): 1,
+        (jul, s0, 5, 1): 1,
+        (august, s2, 5, 0): 1,
+    }
+    # A win after the last snapshot month is left out: no cutoff reading them knows it.
+    assert snapshots(None, august - 24, jul).won == {(feb, s1, 2, 0): 1}
+
+
+def test_a_deal_closed_more_than_once_is_read_from_its_history(rep, stages):
+    """G: won 20 March, reopened 10 April, won 10 June: open on 1 February, 1 March, 1 May
+    and 1 June only (its row alone says open from February to June)."""
+    deal = _deal(
+        rep, stages, "500", "2025-01-20", [(1, "2025-01-20")], status="won", closed="2025-06-10"
+    )
+    for event, day in (("won", "2025-03-20"), ("reopened", "2025-04-10")):
+        ChangeRecord.objects.create(
+            entity="deal",
+            entity_id=deal.pk,
+            event=event,
+            field="status",
+            actor_kind="job",
+            time=at(day),
+        )
+    s1 = stages[1].pk
+    july = month_index(dt.date(2025, 7, 1))
+    table = snapshots(None, july - 24, july - 1)
+    feb, mar, _april, may, jun = range(july - 5, july)  # closed (won) on 1 April
+    assert table.open == {(feb, s1, 0): 1, (mar, s1, 2): 1, (may, s1, 4): 1, (jun, s1, 4): 1}
+    assert table.won == {
+        (feb, s1, 0, 1): 1,  # its first win from then on: 20 March
+        (mar, s1, 2, 0): 1,
+        (may, s1, 4, 1): 1,
+        (jun, s1, 4, 0): 1,
     }
 
 
@@ -189,14 +229,17 @@ def test_projection_adds_won_learned_pipeline_and_run_rate(history, stages):
     # no cell: s1's rates) 1/2 in the first month, 0 in the second.
     assert july["expected_from_pipeline"] == Decimal("100.00")
     assert august["expected_from_pipeline"] == Decimal("0.00")
-    # Revenue won in the month from deals created that month, Feb..Jun: 0, 600, 0, 0, 0.
+    # Run-rate: deals added per month Feb..Jun (F in March, E in May): mean 2 / 5 (under 24
+    # months: the trailing mean), x R_0, the revenue won in the month a deal was added per
+    # deal added over those cohorts: F's 600 / 2 deals = 300.
     assert july["run_rate"] == Decimal("120.00")
     assert july["projected"] == Decimal("220.00")
     assert july["low"] <= july["projected"] <= july["high"]
-    # Created in the month or the one before: A (Jan -> Feb) 1000, F (Mar -> Mar) 600.
-    assert august["run_rate"] == Decimal("320.00")
-    assert august["projected"] == Decimal("320.00")
-    assert result["total"]["projected"] == Decimal("540.00")
+    # August: July's deals x R_1 (none won the month after being added, of Feb..May's: 0)
+    # + August's x R_0.
+    assert august["run_rate"] == Decimal("120.00")
+    assert august["projected"] == Decimal("120.00")
+    assert result["total"]["projected"] == Decimal("340.00")
 
 
 def test_within_a_month_only_the_days_left_count_for_the_pipeline(history, stages):
@@ -208,6 +251,9 @@ def test_within_a_month_only_the_days_left_count_for_the_pipeline(history, stage
     nominal = Decimal(800 * stages[2].deal_probability) / 100
     assert july["expected_from_pipeline"] == Decimal("51.61") + nominal
     assert august["expected_from_pipeline"] == Decimal("0.00")
+    # Only July's deals still to be added count: 0.4 x 300 x 16/31; August's whole.
+    assert july["run_rate"] == Decimal("61.94")
+    assert august["run_rate"] == Decimal("120.00")
 
 
 def test_backtest_uses_only_what_was_known_at_each_cutoff(history, stages):
@@ -223,7 +269,7 @@ def test_backtest_uses_only_what_was_known_at_each_cutoff(history, stages):
     minor = Decimal(800 * stages[2].deal_probability) + Decimal(20000) / 3
     expected = minor.quantize(Decimal(1), ROUND_HALF_UP) / 100
     assert august["learned"] == expected
-    # Run-rate: revenue won in the month from deals created that month, Feb..Jul: 600 / 6.
+    # Run-rate: deals added per month Feb..Jul, 2 / 6, x R_0 = 600 / 2.
     assert august["combined"] == expected + 100
     error = (100 * (expected - 800) / 800).quantize(Decimal("0.01"), ROUND_HALF_UP)
     assert august["learned_error_percent"] == error
@@ -243,3 +289,29 @@ def test_projection_api(api_as, admin, history):
         response = api_as(admin).get(url)
         assert response.status_code == 422, response.content
         assert field in str(response.json()), response.content
+
+
+def test_projection_api_serves_todays_stored_run_when_it_answers(api_as, admin, rep, history):
+    stored = {"currency": "EUR", "months": [], "marker": "today's run"}
+    ProjectionRun.objects.create(computed_at=timezone.now(), projection=stored)
+    assert api_as(admin).get("/forecasts/projection").json()["data"] == stored
+    # A filter, another horizon or a user who does not see every deal: computed, no request.
+    for user, url in (
+        (admin, f"/forecasts/projection?owner_id={rep.pk}"),
+        (admin, "/forecasts/projection?months=3"),
+        (rep, "/forecasts/projection"),
+    ):
+        body = api_as(user).get(url).json()["data"]
+        assert "marker" not in body and body["currency"] == "EUR"
+    assert ProjectionRun.objects.count() == 1
+
+
+def test_projection_api_computes_when_the_stored_run_is_not_from_today(api_as, admin, history):
+    yesterday = timezone.now() - dt.timedelta(days=1)
+    ProjectionRun.objects.create(
+        requested_at=yesterday, computed_at=yesterday, projection={"marker": "yesterday"}
+    )
+    body = api_as(admin).get("/forecasts/projection").json()["data"]
+    assert "marker" not in body and len(body["months"]) == 12
+    # ... and asks for a new run, as the dashboard does.
+    assert ProjectionRun.objects.filter(computed_at__isnull=True).count() == 1
