@@ -43,6 +43,7 @@ class Case:
 
     name: str
     call: Callable[[int], object]
+    prepare: Callable[[], object] | None = None  # run once before timing, when selected
 
 
 def sql_seconds(queries: list[dict]) -> float:
@@ -145,6 +146,8 @@ def run_cases(
         if only and only.lower() not in case.name.lower():
             continue
         try:
+            if case.prepare is not None:
+                case.prepare()
             results[case.name] = measure_case(guarded(case, timeout), samples, budget)
         except (Exception, SystemExit) as error:  # timed out, or the code is mid-change
             if connection.vendor == "postgresql":
