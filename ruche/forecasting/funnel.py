@@ -14,18 +14,17 @@ import datetime as dt
 from dataclasses import replace
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Sum
+from django.db.models import Count
 from django.utils import timezone
 
 from ruche.core.exceptions import ValidationError
 from ruche.core.money import to_minor
 from ruche.forecasting.metrics import (
     MetricQuery,
-    _days,
-    _entries,
-    _in_range,
+    _in_days,
     metric,
     metric_deals,
+    stage_conversion_totals,
     won_totals,
 )
 from ruche.pipelines.models import Deal, Stage
@@ -40,27 +39,6 @@ def _percent(numerator: int, denominator: int) -> Decimal | None:
     if not denominator:
         return None
     return (Decimal(100 * numerator) / denominator).quantize(Decimal("0.01"), ROUND_HALF_UP)
-
-
-def _days_to_close(user, query: MetricQuery) -> dict[int, Decimal]:
-    """Per stage: the average days from entering it to winning, over the entries (in the
-    window) of deals won in the same pipeline."""
-    entries = (
-        _entries(user, query)
-        .filter(_in_range("entered_at", query, is_datetime=True))
-        .filter(deal__status=Deal.Status.WON, deal__pipeline_id=F("pipeline_id"))
-        .values("stage_id")
-        .annotate(
-            n=Count("pk"),
-            total=Sum(
-                ExpressionWrapper(
-                    F("deal__won_time") - F("entered_at"), output_field=DurationField()
-                )
-            ),
-        )
-        .order_by()
-    )
-    return {row["stage_id"]: _days(row["total"]) / row["n"] for row in entries if row["n"]}
 
 
 def funnel(
@@ -94,9 +72,15 @@ def funnel(
     stages = list(
         Stage.objects.filter(pipeline=pipeline, is_deleted=False).order_by("order_nr", "id")
     )
-    conversion = {r["stage_id"]: r for r in metric(user, "stage_conversion", query).rows}
+    # One pass over the window's entries: conversion, and the days from each stage to the win.
+    totals = stage_conversion_totals(user, query, time_to_win=True)
+    conversion = {stage: v for (_, _, stage), v in totals.items()}
     stay = {r["stage_id"]: r["average_days"] for r in metric(user, "time_in_stage", query).rows}
-    to_close = _days_to_close(user, query)
+    to_close = {
+        stage: _in_days(v["to_won"]) / v["won_entries"]
+        for stage, v in conversion.items()
+        if v["won_entries"]
+    }
     open_now = dict(
         metric_deals(user, replace(query, date_from=None, date_to=None))
         .filter(status=Deal.Status.OPEN)

@@ -23,10 +23,9 @@ from django.db.models import (
     Case,
     Count,
     DateField,
-    DurationField,
     ExpressionWrapper,
     F,
-    Min,
+    Func,
     OuterRef,
     Q,
     QuerySet,
@@ -34,9 +33,8 @@ from django.db.models import (
     Sum,
     Value,
     When,
-    Window,
 )
-from django.db.models.functions import Coalesce, RowNumber
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ruche.core.currency import MissingRate, rate_on
@@ -45,6 +43,7 @@ from ruche.core.models import ExchangeRate
 from ruche.core.money import minor_exponent, round_half_up, to_major, validate_currency
 from ruche.forecasting.periods import (
     MONTHS_IN,
+    DaysBetween,
     bucket_expression,
     bucket_period,
     check_day,
@@ -53,6 +52,7 @@ from ruche.forecasting.periods import (
     fiscal_start_month,
     local_day_expression,
     month_index,
+    month_index_expression,
     validate_interval,
 )
 from ruche.pipelines.models import Deal, DealLine, StageEntry
@@ -144,7 +144,11 @@ def _keys(query: MetricQuery, date_field: str, *, is_datetime: bool, prefix: str
     keys = {}
     if query.interval:
         keys["bucket"] = bucket_expression(
-            date_field, query.interval, is_datetime=is_datetime, start_month=query.fiscal_start
+            date_field,
+            query.interval,
+            is_datetime=is_datetime,
+            start_month=query.fiscal_start,
+            within=(query.date_from, query.date_to),  # the rows' range filter (_in_range)
         )
     if query.group_by:
         keys["grp"] = F(f"{prefix}{GROUPS[query.group_by]}")
@@ -206,21 +210,35 @@ class Converter:
         self.quote = report_currency or self.company_currency
         self._rates: dict = {}
 
-    def preload(self, rows: list[dict]) -> None:
-        """Read the rates the group rows name, all in one query."""
-        wanted = {
-            (row["cur"], row["rate_from"])
-            for row in rows
-            if row["cur"] != self.quote and row["rate_from"] is not None
-        } - set(self._rates)
-        if not wanted:
-            return
+    def rate_periods(self, days: dict[str, set[dt.date]]) -> dict[tuple, dt.date | None]:
+        """{(currency, day): first day of the rate in force that day, None without one}, for
+        the days of each currency, from one query over the rates between them."""
+        if not days:
+            return {}
         condition = Q()
-        for code, valid_from in wanted:
-            condition |= Q(currency=code, valid_from=valid_from)
+        for code, code_days in days.items():
+            first, last = min(code_days), max(code_days)
+            in_force_first = ExchangeRate.objects.filter(
+                currency=code, quote_currency=self.quote, valid_from__lte=first
+            ).order_by("-valid_from")
+            condition |= Q(
+                currency=code,
+                valid_from__gte=Coalesce(Subquery(in_force_first.values("valid_from")[:1]), first),
+                valid_from__lte=last,
+            )
+        starts: dict[str, list[dt.date]] = defaultdict(list)
         found = ExchangeRate.objects.filter(condition, quote_currency=self.quote)
-        for code, valid_from, rate in found.values_list("currency", "valid_from", "rate"):
+        for code, valid_from, rate in found.order_by("valid_from").values_list(
+            "currency", "valid_from", "rate"
+        ):
+            starts[code].append(valid_from)
             self._rates[(code, valid_from)] = Decimal(rate)
+        periods = {}
+        for code, code_days in days.items():
+            for day in code_days:
+                index = bisect_right(starts[code], day)
+                periods[(code, day)] = starts[code][index - 1] if index else None
+        return periods
 
     def minor(self, amount: int, currency: str, rate_from, first_day, divisor: int = 1) -> int:
         """`amount` / `divisor` minor units of `currency` in the reporting currency, rounded
@@ -247,41 +265,52 @@ def _money_groups(
     rate_day,
     sums: dict,
     counts: dict,
+    converter: Converter,
 ) -> list[dict]:
-    """One SQL GROUP BY over (period, group, currency, rate period). `rate_day` names the
-    annotation holding each row's conversion day, or is that day itself."""
-    grouped = queryset.annotate(**keys, cur=F(f"{prefix}currency"))
-    if not isinstance(rate_day, str):
-        # One day for all: the rate period depends on the currency only, so it is looked up
-        # once per group row, after grouping, rather than once per deal.
-        rows = list(
-            grouped.values(*keys, "cur")
-            .annotate(**sums, **counts)
-            .annotate(rate_from=_rate_from(prefix, rate_day))
-            .order_by()
-        )
-        for row in rows:
-            row["first_day"] = rate_day
-        return rows
-    # A day per row: deals in the company currency are never converted, so their rate
-    # lookup and first day (which a missing rate is reported with) are skipped.
-    company_currency = company().currency
+    """The sums and counts per (period, group, currency, rate period). `rate_day` names the
+    annotation holding each row's conversion day, or is that day itself.
 
-    def unless_in_company_currency(expression):
-        return Case(
-            When(**{f"{prefix}currency": company_currency}, then=Value(None)),
-            default=expression,
+    SQL groups by (period, group, currency) and, for the amounts to convert (a currency other
+    than the reporting one), by their conversion day too; each (currency, day) gets its rate
+    period here, from one query over the rates, and the day rows of one rate period are
+    added up: the same groups as a GROUP BY on the rate period, without looking the rate up
+    for every deal."""
+    grouped = queryset.annotate(**keys, cur=F(f"{prefix}currency"))
+    if isinstance(rate_day, str):
+        converted_day = Case(
+            When(**{f"{prefix}currency": converter.quote}, then=Value(None)),
+            default=F(rate_day),
             output_field=DateField(),
         )
+        grouped = grouped.annotate(day=converted_day).values(*keys, "cur", "day")
+        day_rows = list(grouped.annotate(**sums, **counts).order_by())
+    else:
+        day_rows = list(grouped.values(*keys, "cur").annotate(**sums, **counts).order_by())
+        for row in day_rows:
+            row["day"] = None if row["cur"] == converter.quote else rate_day
+    return _by_rate_period(day_rows, [*keys, "cur"], [*sums, *counts], converter)
 
-    return list(
-        grouped.annotate(
-            rate_from=unless_in_company_currency(_rate_from(prefix, rate_day, company_currency))
-        )
-        .values(*keys, "cur", "rate_from")
-        .annotate(first_day=Min(unless_in_company_currency(F(rate_day))), **sums, **counts)
-        .order_by()
-    )
+
+def _by_rate_period(day_rows: list[dict], keys: list, columns: list, converter: Converter):
+    """The day rows added up per (keys, rate period), each with the earliest of its days
+    (`first_day`, which a missing rate is reported with)."""
+    days: dict[str, set[dt.date]] = defaultdict(set)
+    for row in day_rows:
+        if row["day"] is not None:
+            days[row["cur"]].add(row["day"])
+    periods = converter.rate_periods(days)
+    merged: dict[tuple, dict] = {}
+    for row in day_rows:
+        day = row.pop("day")
+        row["rate_from"], row["first_day"] = periods.get((row["cur"], day)), day
+        target = merged.setdefault((*(row[k] for k in keys), row["rate_from"]), row)
+        if target is row:
+            continue
+        for column in columns:
+            target[column] = (target[column] or 0) + (row[column] or 0)
+        if day is not None and (target["first_day"] is None or day < target["first_day"]):
+            target["first_day"] = day
+    return list(merged.values())
 
 
 def _convert_groups(
@@ -290,7 +319,6 @@ def _convert_groups(
     """Add up the converted group rows per (period, group). `money` maps each summed column
     to its divisor (100 for amounts weighted by a percentage)."""
     merged: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys([*money, *counts], 0))
-    converter.preload(rows)
     for row in rows:
         target = merged[_key_of(row)]
         for column, divisor in money.items():
@@ -316,6 +344,7 @@ def converted_totals(
         rate_day="conversion_day",
         sums={"amount": Sum("value_minor")},
         counts={"deals": Count("pk")},
+        converter=converter,
     )
     return _convert_groups(rows, converter, money={"amount": 1}, counts=("deals",))
 
@@ -345,6 +374,7 @@ def won_totals(user, query: MetricQuery) -> tuple[Converter, dict[tuple, dict]]:
         rate_day="won_day",
         sums={"amount": Sum("value_minor")},
         counts={"deals": Count("pk")},
+        converter=converter,
     )
     return converter, _convert_groups(rows, converter, money={"amount": 1}, counts=("deals",))
 
@@ -364,6 +394,7 @@ def _won_by_product(won: QuerySet, query: MetricQuery, converter: Converter) -> 
         rate_day="won_day",
         sums={"amount": Sum("total_minor")},
         counts={"deals": Count("deal", distinct=True)},
+        converter=converter,
     )
     bare = won.filter(lines__isnull=True).annotate(won_day=local_day_expression("won_time"))
     bare_keys = _keys(replace(query, group_by=None), "won_time", is_datetime=True)
@@ -375,6 +406,7 @@ def _won_by_product(won: QuerySet, query: MetricQuery, converter: Converter) -> 
         rate_day="won_day",
         sums={"amount": Sum("value_minor")},
         counts={"deals": Count("pk")},
+        converter=converter,
     )
     return _convert_groups(line_rows + bare_rows, converter, money={"amount": 1}, counts=("deals",))
 
@@ -442,23 +474,24 @@ def pipeline_totals(
                 ),
             },
             counts={"deals": Count("deal", distinct=True)},
+            converter=converter,
         )
         bare = open_deals.filter(lines__isnull=True)
         bare_keys = _keys(replace(query, group_by=None), "expected_close_date", is_datetime=False)
         bare_keys["grp"] = Value(None, output_field=BigIntegerField())
-        rows += _pipeline_rows(bare, query, bare_keys, on)
+        rows += _pipeline_rows(bare, bare_keys, on, converter)
     else:
         keys = _keys(query, "expected_close_date", is_datetime=False)
         if also_by:
             keys["grp2"] = F(GROUPS[also_by])
-        rows = _pipeline_rows(open_deals, query, keys, on)
+        rows = _pipeline_rows(open_deals, keys, on, converter)
     merged = _convert_groups(
         rows, converter, money={"value": 1, "weighted": 100}, counts=("deals",)
     )
     return converter, merged
 
 
-def _pipeline_rows(deals: QuerySet, query: MetricQuery, keys: dict, on: dt.date) -> list[dict]:
+def _pipeline_rows(deals: QuerySet, keys: dict, on: dt.date, converter: Converter) -> list[dict]:
     return _money_groups(
         deals,
         keys=keys,
@@ -469,6 +502,7 @@ def _pipeline_rows(deals: QuerySet, query: MetricQuery, keys: dict, on: dt.date)
             "weighted": Sum(F("value_minor") * _probability()),
         },
         counts={"deals": Count("pk")},
+        converter=converter,
     )
 
 
@@ -594,34 +628,39 @@ def _days(delta) -> Decimal:
 
 
 def cycle_totals(user, query: MetricQuery) -> dict[tuple, dict]:
-    """{(bucket, group): {"deals", "median_days"}}: the median is found in SQL with window
-    functions (ROW_NUMBER and COUNT over each group); only the one or two middle rows of each
-    group come back, and their mean is the median."""
+    """{(bucket, group): {"deals", "median_days"}}: SQL counts the deals per group and number
+    of days from creation to won (whole local days, so a few hundred values); the median is
+    read from those counts here: the middle value, or the mean of the middle two."""
     keys = _keys(query, "won_time", is_datetime=True)
     won = _won(user, query).annotate(
         **keys,
         won_day=local_day_expression("won_time"),
         add_day=local_day_expression("add_time"),
     )
-    won = won.annotate(
-        days=ExpressionWrapper(F("won_day") - F("add_day"), output_field=DurationField())
+    counted = (
+        won.annotate(days=DaysBetween("won_day", "add_day"))
+        .values(*keys, "days")
+        .annotate(deals=Count("pk"))
+        .order_by()
     )
-    partition = [F(key) for key in keys] or None
-    ranked = won.annotate(
-        rn=Window(RowNumber(), partition_by=partition, order_by=[F("days").asc(), F("pk").asc()]),
-        cnt=Window(Count("pk"), partition_by=partition),
-    )
-    middle = ranked.filter(rn__gte=(F("cnt") + 1) / 2, rn__lte=(F("cnt") + 2) / 2).values(
-        *keys, "days", "cnt"
-    )
-    found: dict[tuple, dict] = {}
-    for row in middle:
-        entry = found.setdefault(_key_of(row), {"deals": row["cnt"], "middle": []})
-        entry["middle"].append(_days(row["days"]))
-    return {
-        key: {"deals": v["deals"], "median_days": sum(v["middle"]) / len(v["middle"])}
-        for key, v in found.items()
-    }
+    histograms: dict[tuple, list] = defaultdict(list)
+    for row in counted:
+        histograms[_key_of(row)].append((_days(row["days"]), row["deals"]))
+    return {key: _median(histogram) for key, histogram in histograms.items()}
+
+
+def _median(histogram: list[tuple[Decimal, int]]) -> dict:
+    """{"deals", "median_days"} of (days, deals) counts."""
+    histogram.sort()
+    total = sum(count for _days_value, count in histogram)
+    positions = sorted({(total + 1) // 2, (total + 2) // 2})  # the middle one or two, from 1
+    middle, seen = [], 0
+    for days, count in histogram:
+        seen += count
+        while positions and positions[0] <= seen:
+            middle.append(days)
+            positions.pop(0)
+    return {"deals": total, "median_days": sum(middle) / len(middle)}
 
 
 def sales_cycle(user, query: MetricQuery) -> MetricResult:
@@ -698,7 +737,11 @@ def _history_keys(query: MetricQuery, date_field: str) -> dict:
     keys = {"stage_key": F("stage_id")}
     if query.interval:
         keys["bucket"] = bucket_expression(
-            date_field, query.interval, is_datetime=True, start_month=query.fiscal_start
+            date_field,
+            query.interval,
+            is_datetime=True,
+            start_month=query.fiscal_start,
+            within=(query.date_from, query.date_to),
         )
     if query.group_by:
         keys["grp"] = F(f"deal__{GROUPS[query.group_by]}")
@@ -724,82 +767,190 @@ def _stage_orders(stage_ids) -> dict:
     }
 
 
+# An instant as whole microseconds since the epoch, exactly: PostgreSQL's EXTRACT(EPOCH) is a
+# numeric; SQLite's julianday of the whole seconds (rounded: a double is exact to a few
+# microseconds there) plus the stored microsecond digits. Django's DurationField arithmetic
+# calls a Python function per row on SQLite.
+_EPOCH_MICROSECONDS = {
+    "postgresql": "(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)",
+    "sqlite": "(CAST(ROUND(julianday(substr(%(expressions)s, 1, 19)) * 86400) AS INTEGER)"
+    " * 1000000 + CAST(substr(%(expressions)s, 21) AS INTEGER))",
+}
+
+
+def _microseconds(end: str, start: str):
+    """`end` - `start` (two date-time fields) in whole microseconds, summed exactly."""
+
+    def epoch(field_name: str):
+        template = _EPOCH_MICROSECONDS[connection.vendor]
+        return Func(F(field_name), template=template, output_field=BigIntegerField())
+
+    return ExpressionWrapper(epoch(end) - epoch(start), output_field=BigIntegerField())
+
+
+def _in_days(microseconds) -> Decimal:
+    return Decimal(microseconds) / MICROSECONDS_PER_DAY
+
+
+def _stays(user, query: MetricQuery) -> dict[tuple, dict]:
+    """{(bucket, group, stage): {"stays", "total"}} of the stays that ended in the period, their
+    total length in microseconds. A stay ends when the deal moves out (left_at), or, for the
+    stage a deal is won or lost in (its entry left open), when it closes: one GROUP BY each,
+    each narrowed by its own indexed date."""
+    entries = _entries(user, query)
+    moved_out = entries.filter(_in_range("left_at", query, is_datetime=True), left_at__isnull=False)
+    closed_in = entries.filter(
+        _in_range("deal__close_time", query, is_datetime=True),
+        left_at__isnull=True,
+        deal__status__in=[Status.WON, Status.LOST],
+        deal__close_time__isnull=False,
+    )
+    found: dict[tuple, dict] = {}
+    for stays, ended in ((moved_out, "left_at"), (closed_in, "deal__close_time")):
+        keys = _history_keys(query, ended)
+        rows = (
+            stays.annotate(**keys)
+            .values(*keys)
+            .annotate(stays=Count("pk"), total=Sum(_microseconds(ended, "entered_at")))
+            .order_by()
+        )
+        for row in rows:
+            entry = found.setdefault(
+                (row.get("bucket"), row.get("grp"), row["stage_key"]), {"stays": 0, "total": 0}
+            )
+            entry["stays"] += row["stays"]
+            entry["total"] += row["total"]
+    return found
+
+
 def time_in_stage(user, query: MetricQuery) -> MetricResult:
     """Per stage: the stays that ended in the period (a move out, or the deal's close for the
     stage it was won or lost in) and their average length in days (two decimals)."""
     _product_refused("time_in_stage", query)
-    ended = Coalesce(
-        "left_at",
-        Case(
-            When(deal__status__in=[Status.WON, Status.LOST], then=F("deal__close_time")),
-            default=None,
-        ),
-    )
-    entries = _entries(user, query).annotate(ended=ended).filter(ended__isnull=False)
-    entries = entries.filter(_in_range("ended", query, is_datetime=True))
-    keys = _history_keys(query, "ended")
-    rows = (
-        entries.annotate(**keys)
-        .values(*keys)
-        .annotate(
-            stays=Count("pk"),
-            total=Sum(
-                ExpressionWrapper(F("ended") - F("entered_at"), output_field=DurationField())
-            ),
-        )
-        .order_by()
-    )
-    found = {(r.get("bucket"), r.get("grp"), r["stage_key"]): r for r in rows}
+    found = _stays(user, query)
     orders = _stage_orders({key[2] for key in found})
-    result = []
-    for (bucket, group, stage_id), row in sorted(found.items(), key=_stage_sort(orders)):
-        average = _days(row["total"]) / row["stays"]
-        result.append(
-            _row_head(query, (bucket, group))
-            | {
-                "stage_id": stage_id,
-                "stays": row["stays"],
-                "average_days": average.quantize(Decimal("0.01"), ROUND_HALF_UP),
-            }
-        )
+    result = [
+        _row_head(query, (bucket, group))
+        | {
+            "stage_id": stage_id,
+            "stays": row["stays"],
+            "average_days": (_in_days(row["total"]) / row["stays"]).quantize(
+                Decimal("0.01"), ROUND_HALF_UP
+            ),
+        }
+        for (bucket, group, stage_id), row in sorted(found.items(), key=_stage_sort(orders))
+    ]
     return MetricResult("time_in_stage", None, result)
+
+
+# Stage conversion, set-based. For each entry since the period began, `furthest` is the highest
+# stage order its deal entered in the same pipeline at that moment or later: a running maximum
+# over the deal's entries (a window function; entries after the period count as later moves).
+# The entries of the period ("counted") are then reduced to one row per deal and group, since
+# the figures count deals, and those rows are counted per group.
+_CONVERSION_SQL = """
+WITH entries AS ({entries}),
+ranked AS (
+    SELECT entries.*, MAX(order_key) OVER (
+        PARTITION BY deal_key, pipeline_key ORDER BY entered
+        RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING
+    ) AS furthest
+    FROM entries
+),
+deals AS (
+    SELECT {keys}, deal_key,
+        MAX(CASE WHEN furthest > order_key OR won_here = 1 THEN 1 ELSE 0 END) AS reached,
+        MAX(won_here) AS won,
+        SUM(won_here) AS won_entries,
+        SUM(to_won) AS to_won
+    FROM ranked WHERE counted = 1
+    GROUP BY deal_key, {keys}
+)
+SELECT {keys}, COUNT(*), SUM(reached), SUM(won), SUM(won_entries), SUM(to_won)
+FROM deals GROUP BY {keys}
+"""
+
+
+def _flag(condition: Q) -> Case:
+    return Case(When(condition, then=Value(1)), default=Value(0))
+
+
+def _sql_bucket(interval: str, value):
+    """A bucket read by a raw query (SQLite: dates as text; PostgreSQL: numerics), as the ORM
+    would return it."""
+    if value is None:
+        return None
+    if interval in ("day", "week"):
+        return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+    return int(value)
+
+
+def stage_conversion_totals(
+    user, query: MetricQuery, *, time_to_win: bool = False
+) -> dict[tuple, dict]:
+    """{(bucket, group, stage): counts} of the entries in the period: "entered" (deals),
+    "reached_next" (of those, the deals that later entered a further stage of the same
+    pipeline or were won in it), "won" (deals won in that pipeline), and, over the entries of
+    those won deals, "won_entries" and, with `time_to_win`, "to_won" (their total
+    microseconds from entry to the win)."""
+    start, end = day_bounds(query.date_from, query.date_to)
+    keys = _history_keys(query, "entered_at")
+    won_here = Q(deal__status=Status.WON, deal__pipeline_id=F("pipeline_id"))
+    counted = Q(entered_at__lt=end) if end is not None else Q()
+    if query.stage_id is not None:
+        counted &= Q(stage_id=query.stage_id)
+    # Every stage's entries: a later move to any stage counts.
+    entries = _entries(user, replace(query, stage_id=None))
+    if start is not None:
+        entries = entries.filter(entered_at__gte=start)
+    columns = {
+        **keys,
+        "deal_key": F("deal_id"),
+        "pipeline_key": F("pipeline_id"),
+        "order_key": F("stage__order_nr"),
+        "entered": F("entered_at"),
+        "won_here": _flag(won_here),
+        "counted": _flag(counted) if counted else Value(1),
+        "to_won": Case(When(won_here, then=_microseconds("deal__won_time", "entered_at")))
+        if time_to_win
+        else Value(0),
+    }
+    entries_sql, params = (
+        entries.annotate(**columns).values(*columns).order_by().query.sql_with_params()
+    )
+    names = ", ".join(keys)
+    with connection.cursor() as cursor:
+        cursor.execute(_CONVERSION_SQL.format(entries=entries_sql, keys=names), params)
+        rows = cursor.fetchall()
+    found = {}
+    for row in rows:
+        values = dict(zip(keys, row, strict=False))
+        bucket = _sql_bucket(query.interval, values.get("bucket"))
+        entered, reached, won, won_entries, to_won = row[len(keys) :]
+        found[(bucket, values.get("grp"), values["stage_key"])] = {
+            "entered": entered,
+            "reached_next": int(reached),
+            "won": int(won),
+            "won_entries": int(won_entries),
+            "to_won": int(to_won or 0),
+        }
+    return found
 
 
 def stage_conversion(user, query: MetricQuery) -> MetricResult:
     """Per stage, among the deals that entered it in the period: how many later entered a
     further stage of the same pipeline (or were won in it), and how many are won."""
     _product_refused("stage_conversion", query)
-    from django.db.models import Exists
-
-    later = StageEntry.objects.filter(
-        deal_id=OuterRef("deal_id"),
-        pipeline_id=OuterRef("pipeline_id"),
-        stage__order_nr__gt=OuterRef("stage__order_nr"),
-        entered_at__gte=OuterRef("entered_at"),
-    )
-    won_here = Q(deal__status=Status.WON, deal__pipeline_id=F("pipeline_id"))
-    entries = _entries(user, query).filter(_in_range("entered_at", query, is_datetime=True))
-    keys = _history_keys(query, "entered_at")
-    rows = (
-        entries.annotate(**keys, reached=Exists(later))
-        .values(*keys)
-        .annotate(
-            entered=Count("deal", distinct=True),
-            next=Count("deal", distinct=True, filter=Q(reached=True) | won_here),
-            won=Count("deal", distinct=True, filter=won_here),
-        )
-        .order_by()
-    )
-    found = {(r.get("bucket"), r.get("grp"), r["stage_key"]): r for r in rows}
+    found = stage_conversion_totals(user, query)
     orders = _stage_orders({key[2] for key in found})
     result = [
         _row_head(query, (bucket, group))
         | {
             "stage_id": stage_id,
             "entered": row["entered"],
-            "reached_next": row["next"],
+            "reached_next": row["reached_next"],
             "won": row["won"],
-            "next_rate": _rate(row["next"], row["entered"]),
+            "next_rate": _rate(row["reached_next"], row["entered"]),
             "won_rate": _rate(row["won"], row["entered"]),
         }
         for (bucket, group, stage_id), row in sorted(found.items(), key=_stage_sort(orders))
@@ -809,23 +960,44 @@ def stage_conversion(user, query: MetricQuery) -> MetricResult:
 
 # Recurring revenue: MRR and its movements ---------------------------------------------------------
 
-# Per customer (organisation, or the deal itself without one) and currency: the month-by-month
-# change of its MRR (contracts starting minus contracts ending), its MRR after the change (a
-# running sum, a window function), and the change classified; then summed per month and currency.
+# Per customer (organisation, or the deal itself without one) and currency with a change in
+# the window: its MRR before the window (the contracts running then), the month-by-month change
+# of its MRR in the window (contracts starting minus contracts ending), its MRR after each
+# change (the opening MRR plus a running sum, a window function), and the change classified;
+# then summed per month and currency. One more row per currency, at month first - 1, carries
+# the whole MRR before the window: only the window's changes are ranked, not the history's.
 _MRR_SQL = """
-WITH contracts AS ({contracts}),
+WITH contracts AS (
+    SELECT customer, cur, start_month, start_month + term AS end_month, monthly
+    FROM ({contracts}) AS recurring
+),
 events AS (
     SELECT customer, cur, start_month AS month, monthly AS delta FROM contracts
+    WHERE start_month >= %s AND start_month <= %s
     UNION ALL
-    SELECT customer, cur, end_month, -monthly FROM contracts WHERE end_month IS NOT NULL
+    SELECT customer, cur, end_month, -monthly FROM contracts
+    WHERE end_month >= %s AND end_month <= %s
 ),
 changes AS (
-    SELECT customer, cur, month, SUM(delta) AS delta FROM events GROUP BY customer, cur, month
+    SELECT customer, cur, month, CAST(SUM(delta) AS BIGINT) AS delta FROM events
+    GROUP BY customer, cur, month
+),
+running_before AS (
+    SELECT customer, cur, monthly FROM contracts
+    WHERE start_month < %s AND (end_month IS NULL OR end_month >= %s)
+),
+opening AS (
+    SELECT customer, cur, CAST(SUM(monthly) AS BIGINT) AS mrr FROM running_before
+    WHERE customer IN (SELECT customer FROM changes)
+    GROUP BY customer, cur
 ),
 running AS (
-    SELECT cur, month, delta,
-           SUM(delta) OVER (PARTITION BY customer, cur ORDER BY month) AS after
+    SELECT changes.cur, changes.month, changes.delta,
+           COALESCE(opening.mrr, 0) + SUM(changes.delta) OVER (
+               PARTITION BY changes.customer, changes.cur ORDER BY changes.month
+           ) AS after
     FROM changes
+    LEFT JOIN opening ON opening.customer = changes.customer AND opening.cur = changes.cur
 )
 SELECT month, cur,
     SUM(delta),
@@ -833,18 +1005,20 @@ SELECT month, cur,
     SUM(CASE WHEN after - delta > 0 AND after > 0 AND delta > 0 THEN delta ELSE 0 END),
     SUM(CASE WHEN after - delta > 0 AND after > 0 AND delta < 0 THEN -delta ELSE 0 END),
     SUM(CASE WHEN after - delta > 0 AND after = 0 THEN -delta ELSE 0 END)
-FROM running GROUP BY month, cur ORDER BY month, cur
+FROM running GROUP BY month, cur
+UNION ALL
+SELECT %s, cur, SUM(monthly), 0, 0, 0, 0 FROM running_before GROUP BY cur
+ORDER BY 1, 2
 """
 MRR_MOVES = ("new", "expansion", "contraction", "churned")
 
 
 def _recurring_contracts(user, query: MetricQuery) -> QuerySet:
     """The recurring deals won (current status), one row each: customer, currency, first
-    month (start date, else won day), first month after the term (None: no term), monthly
-    amount."""
+    month (start date, else won day), term in months (None: no term), monthly amount."""
     start = Coalesce(
-        bucket_expression("recurring_start_date", "month", is_datetime=False),
-        bucket_expression("won_time", "month", is_datetime=True),
+        month_index_expression("recurring_start_date", is_datetime=False),
+        month_index_expression("won_time", is_datetime=True),
     )
     return (
         metric_deals(user, query)
@@ -858,19 +1032,21 @@ def _recurring_contracts(user, query: MetricQuery) -> QuerySet:
             customer=Coalesce(F("org_id"), Value(0) - F("pk")),
             cur=F("currency"),
             start_month=start,
-            end_month=start + F("recurring_term_months"),
+            term=F("recurring_term_months"),
             monthly=F("recurring_monthly_minor"),
         )
-        .values("customer", "cur", "start_month", "end_month", "monthly")
+        .values("customer", "cur", "start_month", "term", "monthly")
     )
 
 
-def mrr_changes(user, query: MetricQuery) -> list[tuple]:
+def mrr_changes(user, query: MetricQuery, first: int, last: int) -> list[tuple]:
     """(month index, currency, net change, new, expansion, contraction, churned) in minor
-    units of the currency, for every month where some customer's MRR changed: one query."""
+    units of the currency, for every month from `first` to `last` where some customer's MRR
+    changed, after a row (month first - 1, currency, MRR then, 0, 0, 0, 0): one query."""
     contracts_sql, params = _recurring_contracts(user, query).query.sql_with_params()
+    window = (first, last, first, last, first, first, first - 1)
     with connection.cursor() as cursor:
-        cursor.execute(_MRR_SQL.format(contracts=contracts_sql), params)
+        cursor.execute(_MRR_SQL.format(contracts=contracts_sql), (*params, *window))
         # PostgreSQL sums (and EXTRACT) come back as numerics: integers here.
         return [(int(m), cur, *(int(v) for v in sums)) for m, cur, *sums in cursor.fetchall()]
 
@@ -884,6 +1060,14 @@ def _mrr_months(query: MetricQuery) -> tuple[int, int]:
 
 def _first_day(month: int) -> dt.date:
     return dt.date(month // 12, month % 12 + 1, 1)
+
+
+def _month_rates(converter: Converter, currencies: set[str], first: int, last: int) -> Callable:
+    """rate_from(currency, day): the rate period in force on the first day of each month from
+    `first` to `last`, for the currencies to convert, read in one query."""
+    days = {_first_day(month) for month in range(first, last + 1)}
+    periods = converter.rate_periods({cur: days for cur in currencies if cur != converter.quote})
+    return lambda cur, day: periods.get((cur, day))
 
 
 def mrr(user, query: MetricQuery) -> MetricResult:
@@ -905,7 +1089,9 @@ def mrr(user, query: MetricQuery) -> MetricResult:
     states: list[dict[str, int]] = []
     running: dict[str, int] = defaultdict(int)
     moves: dict[int, dict] = defaultdict(lambda: dict.fromkeys(MRR_MOVES, 0))
-    for month, cur, net, *amounts in mrr_changes(user, query):
+    changes = mrr_changes(user, query, first, last)
+    rate_from = _month_rates(converter, {cur for _month, cur, *_sums in changes}, first, last)
+    for month, cur, net, *amounts in changes:
         running[cur] += net
         if change_months and change_months[-1] == month:
             states[-1] = dict(running)
@@ -916,7 +1102,9 @@ def mrr(user, query: MetricQuery) -> MetricResult:
             day = _first_day(month)
             target = moves[(month - offset) // size]
             for name, amount in zip(MRR_MOVES, amounts, strict=True):
-                target[name] += converter.minor(amount, cur, day, day) if amount else 0
+                target[name] += (
+                    converter.minor(amount, cur, rate_from(cur, day), day) if amount else 0
+                )
     rows = []
     for month in range(first, last + 1):
         bucket = (month - offset) // size
@@ -925,7 +1113,9 @@ def mrr(user, query: MetricQuery) -> MetricResult:
         found = bisect_right(change_months, month)
         day = _first_day(month)
         state = states[found - 1] if found else {}
-        total = sum(converter.minor(v, cur, day, day) for cur, v in state.items() if v)
+        total = sum(
+            converter.minor(v, cur, rate_from(cur, day), day) for cur, v in state.items() if v
+        )
         period_moves = moves.get(bucket, dict.fromkeys(MRR_MOVES, 0))
         net = sum(period_moves[n] for n in ("new", "expansion"))
         net -= sum(period_moves[n] for n in ("contraction", "churned"))
@@ -1002,6 +1192,7 @@ def goal_actuals(user, goal) -> tuple[str, dict[dt.date, int]]:
             rate_day="add_day",
             sums={"amount": Sum("value_minor")},
             counts={"deals": Count("pk")},
+            converter=converter,
         )
         totals = _convert_groups(rows, converter, money={"amount": 1}, counts=("deals",))
         merged = {key: v["amount" if by_value else "deals"] for key, v in totals.items()}
@@ -1017,6 +1208,7 @@ def goal_actuals(user, goal) -> tuple[str, dict[dt.date, int]]:
             rate_day="entry_day",
             sums={"amount": Sum("deal__value_minor")},
             counts={"moves": Count("pk")},
+            converter=converter,
         )
         totals = _convert_groups(rows, converter, money={"amount": 1}, counts=("moves",))
         merged = {key: v["amount" if by_value else "moves"] for key, v in totals.items()}

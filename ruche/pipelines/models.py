@@ -112,8 +112,40 @@ class Deal(OwnedModel):
             # dashboard funnel (open deals of a pipeline by stage).
             models.Index(fields=["pipeline", "status", "stage", "id"], name="deal_pipeline_open"),
             models.Index(fields=["owner", "status"], name="deal_owner_status"),
-            models.Index(fields=["status", "won_time"], name="deal_won"),
-            models.Index(fields=["status", "close_time"], name="deal_closed"),  # conversion rate
+            # The indicators (ruche.forecasting.metrics) by won, close, expected close and
+            # creation time: each index holds every column they read, so both databases
+            # answer from it alone (index-only scans), without fetching a row per deal.
+            models.Index(
+                fields=[
+                    *("status", "won_time", "is_deleted", "owner", "pipeline", "visible_to"),
+                    *("currency", "value_minor", "add_time", "org", "revenue_type"),
+                    *("recurring_monthly_minor", "recurring_term_months", "recurring_start_date"),
+                    "id",
+                ],
+                name="deal_won_metrics",
+            ),
+            models.Index(
+                fields=[
+                    *("status", "close_time", "is_deleted", "owner", "pipeline", "visible_to"),
+                    *("currency", "value_minor", "id"),
+                ],
+                name="deal_closed_metrics",
+            ),
+            models.Index(
+                fields=[
+                    *("status", "expected_close_date", "is_deleted", "owner", "pipeline"),
+                    *("visible_to", "stage", "currency", "value_minor", "probability"),
+                    *("forecast_category", "id"),
+                ],
+                name="deal_open_metrics",
+            ),
+            models.Index(
+                fields=[
+                    *("add_time", "is_deleted", "owner", "pipeline", "visible_to", "status"),
+                    *("currency", "value_minor", "id"),
+                ],
+                name="deal_added_metrics",
+            ),
             models.Index(fields=["expected_close_date"], name="deal_close_date"),
             # The deals list's sorts, keyset-paged on (column, id).
             models.Index(fields=["value_minor", "id"], name="deal_by_value"),
@@ -164,9 +196,11 @@ class StageEntry(models.Model):
         ordering = ["entered_at", "id"]
         indexes = [
             models.Index(fields=["stage", "entered_at"], name="stageentry_stage_time"),
-            # A deal's later entries in the same pipeline (stage conversion), which SQLite
-            # otherwise looks up through the pipeline_id index: every entry of the pipeline.
-            models.Index(fields=["deal", "pipeline", "entered_at"], name="stageentry_deal_later"),
+            # A deal's entries in the same pipeline in order (stage conversion's running
+            # maximum), with their stage: the entries are read from the index alone.
+            models.Index(
+                fields=["deal", "pipeline", "entered_at", "stage"], name="stageentry_deal_later"
+            ),
         ]
 
 
@@ -208,6 +242,13 @@ class Activity(TimestampedModel):
             # list's ORDER BY writes that date as a SQL literal, not as a bound parameter.
             models.Index(
                 Coalesce("due_date", Value(dt.date(9999, 12, 31))), "id", name="activity_by_due"
+            ),
+            # The activities report: added, and completed, in a span, by period, owner or type.
+            # Each index holds every column it reads, so it is answered from the index alone.
+            models.Index(fields=["add_time", "is_deleted", "owner", "type"], name="activity_added"),
+            models.Index(
+                fields=["done", "marked_as_done_time", "is_deleted", "owner", "type"],
+                name="activity_completed",
             ),
         ]
 

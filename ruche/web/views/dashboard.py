@@ -6,7 +6,7 @@ filters. The 12-month projection and its backtested error come from the latest c
 
 import calendar
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
@@ -104,7 +104,9 @@ def kpis(user, filters: DashboardFilters) -> list[dict]:
     expected, expected_currency = _single(user, "expected_revenue", query)
     conversion, _currency = _single(user, "conversion_rate", query)
     average, _currency = _single(user, "average_deal_value", query)
-    recurring = metric(user, "mrr", query)
+    # The MRR at the end of the period is its last month's: asked for that month alone, MRR
+    # ranks no other month's changes.
+    recurring = metric(user, "mrr", replace(query, date_from=filters.date_to.replace(day=1)))
     mrr = recurring.rows[-1]["mrr"] if recurring.rows else 0
     return [
         {
