@@ -114,12 +114,27 @@ def list_cases(client, who: str, name: str, url: str, stages) -> list[Case]:
     cases += [
         Case(f"list deals, sorted by value{who}", cycling(client, [by_value])),
         Case(f"list deals, pipeline and stage{who}", cycling(client, funnel_clicks)),
-        Case(f"list deals, search{who}", cycling(client, [f"{url}?q=Renouvellement"])),
+        *search_cases(client, who, url),
     ]
     deeper = next_page(client, url)
     if deeper:
         cases.append(Case(f"list deals, next page{who}", cycling(client, [deeper])))
     return cases
+
+
+def search_cases(client, who: str, url: str) -> list[Case]:
+    """A word in many titles, and one organisation's name: a rare term, which no plan finds by
+    walking the list's order and stopping early."""
+    from ruche.contacts.models import Organization
+
+    one_organisation = Organization.objects.order_by("pk").values_list("name", flat=True)[0]
+    return [
+        Case(f"list deals, search{who}", cycling(client, [f"{url}?q=Renouvellement"])),
+        Case(
+            f"list deals, search one organisation{who}",
+            cycling(client, [f"{url}?{urlencode({'q': one_organisation})}"]),
+        ),
+    ]
 
 
 def dashboard_cases(client, who: str, pipelines, today) -> list[Case]:
@@ -161,6 +176,7 @@ def build_cases() -> list[Case]:
     cases += [
         rep_board,
         Case("list deals, as a rep", cycling(rep, [deals_url])),
+        *search_cases(rep, ", as a rep", deals_url),
         dashboard_cases(rep, ", as a rep", pipelines, today)[0],
     ]
     return cases
