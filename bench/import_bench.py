@@ -1,9 +1,12 @@
 """Import benchmark: 100,000 deals with their organisations and persons, from one CSV with
 French formats, on SQLite and on PostgreSQL. Reports wall-clock seconds of `ruche import deals`,
-the importing process's CPU seconds and peak memory (ru_maxrss): memory stays flat from 10,000
-to 300,000 deals, because the file is streamed and records are matched in the database.
+the importing process's CPU seconds and peak memory (ru_maxrss), and on PostgreSQL the CPU
+seconds of the server process that ran the import (read from /proc when the server is on this
+machine): memory stays flat from 10,000 to 300,000 deals, because the file is streamed and
+records are matched in the database.
 
     .venv/bin/python -m bench.import_bench [--deals 100000] [--only sqlite|postgresql]
+        [--output FILE]   (default: bench/results/import.json, or import-<deals>.json)
 """
 
 from __future__ import annotations
@@ -47,10 +50,13 @@ def write_file(path: Path, deals: int) -> None:
             )
 
 
-# Runs `ruche ARGS` and prints the process's own peak memory (KiB) last on stderr.
+# Runs `ruche ARGS` and prints the process's own CPU time, peak memory (KiB) and its database
+# server process's CPU time last on stderr.
 MEASURED = (
     "import resource, sys\n"
+    "from bench.import_bench import report_server_cpu_on_close\n"
     "from ruche.cli import main\n"
+    "report_server_cpu_on_close()\n"
     "try:\n"
     "    main(sys.argv[1:])\n"
     "finally:\n"
@@ -58,6 +64,38 @@ MEASURED = (
     "    print(f'CPU_S={usage.ru_utime + usage.ru_stime:.2f}', file=sys.stderr)\n"
     "    print(f'PEAK_KB={usage.ru_maxrss}', file=sys.stderr)\n"
 )
+
+
+def report_server_cpu_on_close() -> None:
+    """Before a management command closes its connections, print its PostgreSQL backend's
+    CPU time (see `print_server_cpu`)."""
+    from django.db import connections
+
+    close_all = connections.close_all
+
+    def measured_close_all():
+        print_server_cpu()
+        close_all()
+
+    connections.close_all = measured_close_all
+
+
+def print_server_cpu() -> None:
+    """SERVER_CPU_S=seconds on stderr: the CPU time of this process's PostgreSQL backend, when
+    the server runs on this machine."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql" or connection.connection is None:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return
+    seconds = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    print(f"SERVER_CPU_S={seconds:.2f}", file=sys.stderr)
 
 
 def ruche(env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -123,6 +161,7 @@ def run_one(database: str, csv_path: Path, work: Path) -> dict:
         # CPU time of the importing process: on a shared machine, wall-clock time also
         # counts the waits for other processes.
         "cpu_seconds": measured(done, "CPU_S"),
+        **({"server_cpu_seconds": measured(done, "SERVER_CPU_S")} if database != "sqlite" else {}),
         "peak_memory_mb": round(measured(done, "PEAK_KB") / 1024, 1),
         "rows": report["rows"],
         "created": report["created"],
@@ -135,6 +174,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--deals", type=int, default=100_000)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument("--output", type=Path, help="where to write the figures")
     options = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -148,7 +188,7 @@ def main() -> None:
             results.append(result)
             print(json.dumps(result), flush=True)
     name = "import.json" if options.deals == 100_000 else f"import-{options.deals}.json"
-    out = ROOT / "bench" / "results" / name
+    out = options.output or ROOT / "bench" / "results" / name
     out.write_text(json.dumps({"deals": options.deals, "results": results}, indent=2))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from functools import lru_cache
+from operator import itemgetter
 
 from django.db import connection, models
 from django.utils import timezone
@@ -87,6 +88,8 @@ class BulkWriter:
         self.entity = entity
         self.columns = ("id", *columns)
         self.table = Table(model, self.columns)
+        # A row's values in column order; every writer gives every column.
+        self.row_values = itemgetter(*columns)
         self.ids = IdAllocator(model)
         self.pending: dict[int, dict] = {}
         self.history: dict[int, dict] = {}
@@ -105,10 +108,8 @@ class BulkWriter:
     def flush(self, sink: HistorySink) -> None:
         if not self.pending:
             return
-        rows = [
-            (pk, *(values.get(column) for column in self.columns[1:]))
-            for pk, values in self.pending.items()
-        ]
+        row_values = self.row_values
+        rows = [(pk, *row_values(values)) for pk, values in self.pending.items()]
         self.table.write(rows)
         for pk, values in self.history.items():
             sink.created(self.entity, pk, values)
@@ -151,21 +152,17 @@ class HistorySink:
         self.change_rows: list[tuple] = []
         self.entry_rows: list[tuple] = []
         self.now = timezone.now()
+        # The same actor and time on every "created" record of the run.
+        self.signature = (
+            actor.kind,
+            actor.user.pk if actor.user else None,
+            actor.label,
+            self.now,
+        )
 
     def created(self, entity: str, pk: int, values: dict) -> None:
         self.change_rows.append(
-            (
-                entity,
-                pk,
-                ChangeRecord.Event.CREATED,
-                "",
-                None,
-                _flat(values),
-                self.actor.kind,
-                self.actor.user.pk if self.actor.user else None,
-                self.actor.label,
-                self.now,
-            )
+            (entity, pk, ChangeRecord.Event.CREATED, "", None, _flat(values), *self.signature)
         )
 
     def stage_entry(self, deal_id, pipeline_id, stage_id, from_stage_id, entered_at, left_at):

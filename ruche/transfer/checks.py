@@ -131,6 +131,10 @@ class Reference:
         for stage in Stage.objects.filter(is_deleted=False).order_by("pipeline_id", "order_nr"):
             self.stages.setdefault(stage.pipeline_id, {})[p.normalise_key(stage.name)] = stage
             self.stage_list.setdefault(stage.pipeline_id, []).append(stage)
+        # A stage's place in its pipeline, to order a deal's stage entries of the same date.
+        self.stage_order = {
+            stage.pk: i for stages in self.stage_list.values() for i, stage in enumerate(stages)
+        }
         self.lookups: dict[tuple[str, str], int] = {
             (kind, p.normalise_key(name)): pk
             for pk, kind, name in Lookup.objects.values_list("pk", "kind", "name")
@@ -294,11 +298,12 @@ class RowChecks:
         """Look up at once the organisations, persons and deals the chunk's cells name (see
         ruche.transfer.keys); a key missed here is looked up when met."""
         wanted: dict[tuple[str, str], set[str]] = {}
+        key_plan = [(h, t, translated) for h, t, _, translated in self.plan if t in KEY_TARGETS]
         for _line, row in chunk:
             cells = {}
-            for header, target, _read, translated in self.plan:
+            for header, target, translated in key_plan:
                 raw = row.get(header)
-                if target in KEY_TARGETS and raw not in (None, ""):
+                if raw not in (None, ""):
                     text = p.text(raw)
                     cells[target] = self.mapping.value_for(target, text) if translated else text
             for target, text in cells.items():
@@ -315,6 +320,14 @@ class RowChecks:
                 for pk in organizations[name].known.values()
             ]
             organizations["source"].prefetch(found)
+
+    def mapped_with(self, prefix: str) -> list[str]:
+        """The mapped targets starting with `prefix` (custom fields, stage dates), found once
+        rather than by scanning every row's values."""
+        if prefix not in self.targets_by_prefix:
+            targets = dict.fromkeys(t for t in self.columns.values() if t.startswith(prefix))
+            self.targets_by_prefix[prefix] = list(targets)
+        return self.targets_by_prefix[prefix]
 
     def header_of(self, target: str) -> str:
         return self.header_by_target.get(target, target)
@@ -463,7 +476,7 @@ class RowChecks:
     def _custom(self, values: dict, errors: list) -> None:
         cf_entity = CUSTOM_FIELD_ENTITY.get(self.entity)
         custom = {}
-        for target in [t for t in values if t.startswith(CUSTOM)]:
+        for target in [t for t in self.mapped_with(CUSTOM) if t in values]:
             name = target[len(CUSTOM) :]
             definition = self.ref.custom.get(cf_entity, {}).get(p.normalise_key(name))
             raw = values.pop(target)
@@ -663,7 +676,7 @@ class RowChecks:
             ):
                 errors.append(("", f"Pipeline {pipeline.name!r} has no stage."))
             entered = {}
-            for target in [t for t in values if t.startswith(STAGE_ENTERED)]:
+            for target in [t for t in self.mapped_with(STAGE_ENTERED) if t in values]:
                 name = target[len(STAGE_ENTERED) :]
                 stage = stages.get(p.normalise_key(name))
                 if stage is None:

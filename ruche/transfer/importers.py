@@ -131,6 +131,7 @@ class Importer(RowChecks, RowWriters):
             for header, target in self.columns.items()
         ]
         self.header_by_target: dict[str, str] = {}
+        self.targets_by_prefix: dict[str, list[str]] = {}
         for header, target in self.columns.items():
             self.header_by_target.setdefault(target, header)
             if target.startswith(PRICE):  # a price per currency is the unit price

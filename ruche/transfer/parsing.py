@@ -305,11 +305,12 @@ def parse_duration_minutes(value) -> int | None:
     return minutes
 
 
-@lru_cache(maxsize=4096)
+# Room for two chunks of rows (ruche.transfer.importers.BATCH) naming an organisation and a
+# person each: a chunk's names are normalised when it is prefetched, then again when written.
+@lru_cache(maxsize=8192)
 def normalise_name(value: str) -> str:
     """For duplicate detection: case, accents, punctuation, legal forms and spacing ignored."""
-    decomposed = unicodedata.normalize("NFKD", value or "")
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    plain = _without_marks(unicodedata.normalize("NFKD", value or "")).lower()
     plain = re.sub(r"[^a-z0-9]+", " ", plain.replace(".", ""))
     words = [w for w in plain.split() if w not in LEGAL_FORMS]
     return " ".join(words)
@@ -321,9 +322,23 @@ LEGAL_FORMS = {"sa", "sas", "sasu", "sarl", "eurl", "sci", "snc", "scop", "ltd",
 @lru_cache(maxsize=4096)
 def normalise_key(value: str) -> str:
     """For matching headers and list values: case, accents and punctuation ignored."""
-    decomposed = unicodedata.normalize("NFKD", value or "")
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    plain = _without_marks(unicodedata.normalize("NFKD", value or "")).lower()
     return " ".join(re.sub(r"[^a-z0-9]+", " ", plain).split())
+
+
+# The combining marks that decomposed Latin letters leave (é -> e + U+0301).
+_LATIN_MARKS = re.compile(
+    "[" + "".join(chr(c) for c in range(0x300, 0x370) if unicodedata.combining(chr(c))) + "]"
+)
+
+
+def _without_marks(decomposed: str) -> str:
+    """`decomposed` without its combining marks: a regular expression removes the common
+    ones, and only text still not ASCII is read character by character."""
+    plain = _LATIN_MARKS.sub("", decomposed)
+    if plain.isascii():
+        return plain
+    return "".join(c for c in plain if not unicodedata.combining(c))
 
 
 def now() -> dt.datetime:

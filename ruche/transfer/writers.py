@@ -1,7 +1,8 @@
 """Writing one checked row. New organisations, persons and deals go to the bulk writers
 (ruche.transfer.bulk) with their history and stage entries; updates, products, deal lines,
 activities and notes go through the domain services with the import's actor. What is created
-or updated is remembered on the run (ImportedRecord) for undo.
+or updated is remembered on the run (ImportedRecord) for undo. Records a run creates without
+a date of their own take the run's time (`sink.now`), the time of their "created" history.
 """
 
 from __future__ import annotations
@@ -229,7 +230,7 @@ class RowWriters:
             self._update_org(existing, values)
             self._remember("organization", values.get("ruche_id"), existing)
             return
-        pk = self._add_org(self._org_values(values, timezone.now()))
+        pk = self._add_org(self._org_values(values, self.sink.now))
         self._remember("organization", values.get("ruche_id"), pk)
         self.report.created += 1
 
@@ -239,7 +240,7 @@ class RowWriters:
             writer.pending[pk].update(
                 {
                     k: v
-                    for k, v in self._org_values(values, timezone.now()).items()
+                    for k, v in self._org_values(values, self.sink.now).items()
                     if v not in ("", None, {}) and k not in ("add_time", "update_time")
                 }
             )
@@ -317,7 +318,7 @@ class RowWriters:
         found = self._find_org(values)
         if found is not None or not self.mapping.create_related or not values.get("org"):
             return found
-        now = timezone.now()
+        now = self.sink.now
         pk = self._add_org(
             self._org_values(
                 {
@@ -356,14 +357,14 @@ class RowWriters:
         if existing is not None and policy == "update":
             self._update_person(existing, values)
             return
-        pk = self._add_person(self._person_values(values, timezone.now()))
+        pk = self._add_person(self._person_values(values, self.sink.now))
         self._remember("person", values.get("ruche_id"), pk)
         self.report.created += 1
 
     def _update_person(self, pk: int, values: dict) -> None:
         writer = self.writers["person"]
         if pk in writer.pending:
-            new = self._person_values(values, timezone.now())
+            new = self._person_values(values, self.sink.now)
             writer.pending[pk].update(
                 {
                     k: v
@@ -428,7 +429,7 @@ class RowWriters:
                     "org_id": org_id,
                     "owner": owner,
                 },
-                timezone.now(),
+                self.sink.now,
             )
         )
         self.report.related_created["person"] = self.report.related_created.get("person", 0) + 1
@@ -452,7 +453,7 @@ class RowWriters:
         self._add_deal(values, org_id, person_id)
 
     def _add_deal(self, values: dict, org_id, person_id) -> None:
-        now = timezone.now()
+        now = self.sink.now
         status = values["status"]
         add_time = values.get("add_time") or now
         won_time = values.get("won_time") if status == "won" else None
@@ -539,7 +540,7 @@ class RowWriters:
         """Rebuild the stage entries: one per stage with a date, in date order, ending in the
         current stage; without dates, one entry for the current stage at the creation time.
         The last entry stays open, as for a deal moved by hand."""
-        order = {s.pk: i for i, s in enumerate(self.ref.stage_list.get(pipeline_id, []))}
+        order = self.ref.stage_order
         steps = sorted(entered.items(), key=lambda item: (item[1], order.get(item[0], 0)))
         if not steps or steps[-1][0] != stage.pk:
             steps = [s for s in steps if s[0] != stage.pk]

@@ -71,6 +71,21 @@ def test_normalised_names():
     assert p.normalise_name("Société Générale") == "societe generale"
 
 
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("Nguyễn Thị Minh", "nguyen thi minh"),  # stacked marks, removed without a scan
+        ("Bœuf & Fils SARL", "b uf fils"),  # letters without an ASCII form are separators
+        ("Ĳssel Straße GmbH", "ijssel stra e"),
+        ("ﬁnance Ⅳ", "finance iv"),  # compatibility forms
+        ("Señor\u20d7a", "senora"),  # a rarer combining mark, found character by character
+        ("Çà et là\u034f-bas", "ca et la bas"),  # U+034F does not combine: a separator
+    ],
+)
+def test_normalised_names_drop_every_combining_mark(name, key):
+    assert p.normalise_name(name) == key
+
+
 def test_readers_detect_encoding_and_delimiter(tmp_path):
     text = "Nom;Ville\nÉlectricité Dupré;Besançon\n"
     for name, data, encoding in (
