@@ -15,7 +15,6 @@ from django.db.models import (
     Count,
     DateField,
     F,
-    Func,
     IntegerField,
     OuterRef,
     Q,
@@ -30,6 +29,7 @@ from django.utils import timezone
 
 from ruche.billing.models import Invoice, Payment, Quote
 from ruche.core.exceptions import NotFound, ValidationError
+from ruche.core.expressions import DaysBetween
 from ruche.core.permissions import owner_q, visibility_q
 
 Status = Invoice.Status
@@ -291,26 +291,6 @@ def deal_billing_documents(user, deal_id: int) -> dict:
 
 
 # Payment behaviour and expected cash-in (docs/billing.md gives each formula) ------------------
-
-
-class DaysBetween(Func):
-    """Whole days from `start` to `end` (two dates), as an integer on both databases."""
-
-    output_field = IntegerField()
-
-    def __init__(self, end, start):
-        super().__init__(end, start)
-
-    def as_sql(self, compiler, connection, **extra):
-        return super().as_sql(compiler, connection, template="(%(expressions)s)", arg_joiner=" - ")
-
-    def as_sqlite(self, compiler, connection, **extra):
-        return super().as_sql(
-            compiler,
-            connection,
-            template="CAST(julianday(%(expressions)s) AS INTEGER)",
-            arg_joiner=") - julianday(",
-        )
 
 
 SEGMENT_UNSPECIFIED = ""

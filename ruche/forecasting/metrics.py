@@ -39,11 +39,11 @@ from django.utils import timezone
 
 from ruche.core.currency import MissingRate, rate_on
 from ruche.core.exceptions import NotFound, ValidationError
+from ruche.core.expressions import DaysBetween
 from ruche.core.models import ExchangeRate
 from ruche.core.money import minor_exponent, round_half_up, to_major, validate_currency
 from ruche.forecasting.periods import (
     MONTHS_IN,
-    DaysBetween,
     bucket_expression,
     bucket_period,
     check_day,
@@ -52,7 +52,6 @@ from ruche.forecasting.periods import (
     fiscal_start_month,
     local_day_expression,
     month_index,
-    month_index_expression,
     validate_interval,
 )
 from ruche.pipelines.models import Deal, DealLine, StageEntry
@@ -363,20 +362,10 @@ def won_totals(user, query: MetricQuery) -> tuple[Converter, dict[tuple, dict]]:
     each converted at the rate of its won day."""
     converter = Converter(query.currency)
     won = _won(user, query)
-    won_day = local_day_expression("won_time")
     if query.group_by == "product":
         return converter, _won_by_product(won, query, converter)
     keys = _keys(query, "won_time", is_datetime=True)
-    rows = _money_groups(
-        won.annotate(won_day=won_day),
-        keys=keys,
-        prefix="",
-        rate_day="won_day",
-        sums={"amount": Sum("value_minor")},
-        counts={"deals": Count("pk")},
-        converter=converter,
-    )
-    return converter, _convert_groups(rows, converter, money={"amount": 1}, counts=("deals",))
+    return converter, converted_totals(won, keys=keys, day_field="won_time", converter=converter)
 
 
 def _won_by_product(won: QuerySet, query: MetricQuery, converter: Converter) -> dict:
@@ -1017,8 +1006,8 @@ def _recurring_contracts(user, query: MetricQuery) -> QuerySet:
     """The recurring deals won (current status), one row each: customer, currency, first
     month (start date, else won day), term in months (None: no term), monthly amount."""
     start = Coalesce(
-        month_index_expression("recurring_start_date", is_datetime=False),
-        month_index_expression("won_time", is_datetime=True),
+        bucket_expression("recurring_start_date", "month", is_datetime=False),
+        bucket_expression("won_time", "month", is_datetime=True),
     )
     return (
         metric_deals(user, query)
@@ -1185,16 +1174,8 @@ def goal_actuals(user, goal) -> tuple[str, dict[dt.date, int]]:
         merged = {key: v["amount" if by_value else "deals"] for key, v in totals.items()}
     elif goal.type == Goal.Type.DEALS_ADDED:
         added = metric_deals(user, query).filter(_in_range("add_time", query, is_datetime=True))
-        rows = _money_groups(
-            added.annotate(add_day=local_day_expression("add_time")),
-            keys=_keys(query, "add_time", is_datetime=True),
-            prefix="",
-            rate_day="add_day",
-            sums={"amount": Sum("value_minor")},
-            counts={"deals": Count("pk")},
-            converter=converter,
-        )
-        totals = _convert_groups(rows, converter, money={"amount": 1}, counts=("deals",))
+        keys = _keys(query, "add_time", is_datetime=True)
+        totals = converted_totals(added, keys=keys, day_field="add_time", converter=converter)
         merged = {key: v["amount" if by_value else "deals"] for key, v in totals.items()}
     elif goal.type == Goal.Type.DEALS_PROGRESSED:
         entries = StageEntry.objects.filter(

@@ -246,7 +246,10 @@ def bucket_expression(
     if kind == "week":  # ISO weeks, from Monday
         return LocalWeek(field, tzinfo=tz, output_field=DateField())
     extra = {"tzinfo": tz} if is_datetime else {}
-    index = LocalYear(field, **extra) * Value(12) + LocalMonth(field, **extra) - Value(1)
+    if connection.vendor == "postgresql":
+        index = PostgresMonthIndex(field, is_datetime=is_datetime)
+    else:
+        index = LocalYear(field, **extra) * Value(12) + LocalMonth(field, **extra) - Value(1)
     if kind == "month":
         return index
     offset = start_month - 1
@@ -313,30 +316,10 @@ def periods_between(kind: str, first: dt.date, last: dt.date, start_month: int) 
     return periods
 
 
-class DaysBetween(Func):
-    """Whole days from one date to another, as an integer: PostgreSQL subtracts dates;
-    SQLite subtracts their Julian day numbers natively (Django's date subtraction calls a
-    Python function per row there)."""
-
-    arity = 2  # (end, start)
-    arg_joiner = " - "
-    template = "(%(expressions)s)"
-    output_field = IntegerField()
-
-    def as_sqlite(self, compiler, connection, **extra):
-        return self.as_sql(
-            compiler,
-            connection,
-            template="CAST(julianday(%(expressions)s) AS INTEGER)",
-            arg_joiner=") - julianday(",
-            **extra,
-        )
-
-
 class PostgresMonthIndex(Func):
     """year x 12 + month - 1 of a date, or of a date-time in the company's time zone, as an
     integer from date_part (a float): EXTRACT's numerics are several times slower over the
-    hundreds of thousands of rows MRR reads."""
+    hundreds of thousands of rows an open range (MRR, for one) buckets."""
 
     output_field = IntegerField()
 
@@ -353,13 +336,6 @@ class PostgresMonthIndex(Func):
             )
         parts = f"date_part('year', {sql})::integer * 12 + date_part('month', {sql})::integer"
         return f"({parts} - 1)", (*params, *params)
-
-
-def month_index_expression(field: str, *, is_datetime: bool) -> Expression:
-    """The month bucket of `field` over any range (an integer, as bucket_expression's)."""
-    if connection.vendor == "postgresql":
-        return PostgresMonthIndex(field, is_datetime=is_datetime)
-    return bucket_expression(field, "month", is_datetime=is_datetime)
 
 
 def local_day_expression(field: str) -> Expression:
