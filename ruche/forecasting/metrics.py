@@ -54,7 +54,7 @@ from ruche.forecasting.periods import (
     month_index,
     validate_interval,
 )
-from ruche.pipelines.models import Deal, DealLine, StageEntry
+from ruche.pipelines.models import Deal, DealLine, Stage, StageEntry
 from ruche.pipelines.selectors import deal_list
 
 Status = Deal.Status
@@ -746,8 +746,6 @@ def _stage_sort(stage_orders: dict) -> Callable:
 
 
 def _stage_orders(stage_ids) -> dict:
-    from ruche.pipelines.models import Stage
-
     return {
         pk: (pipeline_id, order_nr)
         for pk, pipeline_id, order_nr in Stage.objects.filter(pk__in=stage_ids).values_list(
