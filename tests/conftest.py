@@ -13,6 +13,7 @@ from django.forms.models import model_to_dict
 from ruche.accounts.models import Company, User
 from ruche.core.history import Actor
 from ruche.core.models import ChangeRecord, Lookup
+from ruche.forecasting.models import StageEntryTally, StageStayTally
 from ruche.pipelines.models import Activity, Deal, DealLine, Pipeline, Stage, StageEntry
 from tests.browser import browser, page_as  # noqa: F401 - fixtures of the browser tests
 from tests.factories import TeamFactory, UserFactory
@@ -128,6 +129,8 @@ def unchanged():
                 "rows": [_state(instance) for instance in instances],
                 "history": list(ChangeRecord.objects.values_list("pk", flat=True)),
                 "stage_entries": list(StageEntry.objects.values()),
+                "stage_tallies": list(StageEntryTally.objects.values())
+                + list(StageStayTally.objects.values()),
                 "lines": list(DealLine.objects.values()),
                 "activities": list(Activity.objects.values()),
                 "deals": Deal.objects.count(),

@@ -64,6 +64,7 @@ from ruche.core.models import ChangeRecord, Lookup, Visibility
 from ruche.demo import data
 from ruche.demo.billing import generate_billing
 from ruche.demo.bulk import BulkTable
+from ruche.forecasting.stage_tallies import rebuild as rebuild_tallies
 from ruche.pipelines.lines import line_total_minor, line_vat_minor
 from ruche.pipelines.models import Activity, Deal, DealLine, Note, Pipeline, Stage, StageEntry
 
@@ -379,6 +380,7 @@ class DemoGenerator:
             self._pipelines()
         self._organizations()
         self._deals()
+        rebuild_tallies()  # the deals and their entries were written in bulk
         self._reset_sequences()
         self._billing()
         self.result.seconds = time.perf_counter() - started

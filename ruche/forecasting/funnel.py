@@ -73,7 +73,7 @@ def funnel(
         Stage.objects.filter(pipeline=pipeline, is_deleted=False).order_by("order_nr", "id")
     )
     # One pass over the window's entries: conversion, and the days from each stage to the win.
-    totals = stage_conversion_totals(user, query, time_to_win=True)
+    totals = stage_conversion_totals(user, query)
     conversion = {stage: v for (_, _, stage), v in totals.items()}
     stay = {r["stage_id"]: r["average_days"] for r in metric(user, "time_in_stage", query).rows}
     to_close = {

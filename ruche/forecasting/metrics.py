@@ -23,9 +23,7 @@ from django.db.models import (
     Case,
     Count,
     DateField,
-    ExpressionWrapper,
     F,
-    Func,
     OuterRef,
     Q,
     QuerySet,
@@ -39,9 +37,11 @@ from django.utils import timezone
 
 from ruche.core.currency import MissingRate, rate_on
 from ruche.core.exceptions import NotFound, ValidationError
-from ruche.core.expressions import DaysBetween
+from ruche.core.expressions import DaysBetween, microseconds_between
 from ruche.core.models import ExchangeRate
 from ruche.core.money import minor_exponent, round_half_up, to_major, validate_currency
+from ruche.core.permissions import visibility_q
+from ruche.forecasting.models import NO_EARLIER_ENTRY, StageEntryTally, StageStayTally
 from ruche.forecasting.periods import (
     MONTHS_IN,
     bucket_expression,
@@ -737,6 +737,44 @@ def _history_keys(query: MetricQuery, date_field: str) -> dict:
     return keys
 
 
+# The groupings the stage tallies carry (ruche.forecasting.stage_tallies): the deal's owner,
+# and through the owner the team. The others read the stage entries themselves.
+TALLY_GROUPS = {None: None, "owner": "owner_id", "team": "owner__team_id"}
+
+
+def _present(filters: dict) -> dict:
+    return {name: value for name, value in filters.items() if value is not None}
+
+
+def _tally_rows(model, user, query: MetricQuery) -> QuerySet:
+    """The tally rows of the period the user may see (the one visibility rule reads the same
+    owner, team and visible_to as on the deals), filtered as _entries filters the entries."""
+    filters = {
+        "owner_id": query.owner_id,
+        "owner__team_id": query.team_id,
+        "currency": query.currency,
+        "pipeline_id": query.pipeline_id,
+        "day__gte": query.date_from,
+        "day__lte": query.date_to,
+    }
+    return model.objects.filter(visibility_q(user), **_present(filters))
+
+
+def _tally_keys(query: MetricQuery) -> dict:
+    keys = {"stage_key": F("stage_id")}
+    if query.interval:
+        keys["bucket"] = bucket_expression(
+            "day",
+            query.interval,
+            is_datetime=False,
+            start_month=query.fiscal_start,
+            within=(query.date_from, query.date_to),
+        )
+    if query.group_by:
+        keys["grp"] = F(TALLY_GROUPS[query.group_by])
+    return keys
+
+
 def _stage_sort(stage_orders: dict) -> Callable:
     def key(item):
         (bucket, group, stage_id), _ = item
@@ -754,36 +792,37 @@ def _stage_orders(stage_ids) -> dict:
     }
 
 
-# An instant as whole microseconds since the epoch, exactly: PostgreSQL's EXTRACT(EPOCH) is a
-# numeric; SQLite's julianday of the whole seconds (rounded: a double is exact to a few
-# microseconds there) plus the stored microsecond digits. Django's DurationField arithmetic
-# calls a Python function per row on SQLite.
-_EPOCH_MICROSECONDS = {
-    "postgresql": "(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)",
-    "sqlite": "(CAST(ROUND(julianday(substr(%(expressions)s, 1, 19)) * 86400) AS INTEGER)"
-    " * 1000000 + CAST(substr(%(expressions)s, 21) AS INTEGER))",
-}
-
-
-def _microseconds(end: str, start: str):
-    """`end` - `start` (two date-time fields) in whole microseconds, summed exactly."""
-
-    def epoch(field_name: str):
-        template = _EPOCH_MICROSECONDS[connection.vendor]
-        return Func(F(field_name), template=template, output_field=BigIntegerField())
-
-    return ExpressionWrapper(epoch(end) - epoch(start), output_field=BigIntegerField())
-
-
 def _in_days(microseconds) -> Decimal:
     return Decimal(microseconds) / MICROSECONDS_PER_DAY
 
 
 def _stays(user, query: MetricQuery) -> dict[tuple, dict]:
     """{(bucket, group, stage): {"stays", "total"}} of the stays that ended in the period, their
-    total length in microseconds. A stay ends when the deal moves out (left_at), or, for the
-    stage a deal is won or lost in (its entry left open), when it closes: one GROUP BY each,
-    each narrowed by its own indexed date."""
+    total length in microseconds."""
+    if query.group_by in TALLY_GROUPS:
+        rows = (
+            _tally_rows(StageStayTally, user, query)
+            .filter(**_present({"stage_id": query.stage_id}))
+            .annotate(**(keys := _tally_keys(query)))
+            .values(*keys)
+            .annotate(stays=Sum("stays"), total=Sum("stay_us"))
+            .order_by()
+        )
+        return {
+            (row.get("bucket"), row.get("grp"), row["stage_key"]): {
+                "stays": row["stays"],
+                "total": int(row["total"]),
+            }
+            for row in rows
+        }
+    return _stays_from_entries(user, query)
+
+
+def _stays_from_entries(user, query: MetricQuery) -> dict[tuple, dict]:
+    """_stays from the entries themselves, for the groupings the tallies do not carry. A stay
+    ends when the deal moves out (left_at), or, for the stage a deal is won or lost in (its
+    entry left open), when it closes: one GROUP BY each, each narrowed by its own indexed
+    date."""
     entries = _entries(user, query)
     moved_out = entries.filter(_in_range("left_at", query, is_datetime=True), left_at__isnull=False)
     closed_in = entries.filter(
@@ -798,7 +837,7 @@ def _stays(user, query: MetricQuery) -> dict[tuple, dict]:
         rows = (
             stays.annotate(**keys)
             .values(*keys)
-            .annotate(stays=Count("pk"), total=Sum(_microseconds(ended, "entered_at")))
+            .annotate(stays=Count("pk"), total=Sum(microseconds_between(ended, "entered_at")))
             .order_by()
         )
         for row in rows:
@@ -872,14 +911,54 @@ def _sql_bucket(interval: str, value):
     return int(value)
 
 
-def stage_conversion_totals(
-    user, query: MetricQuery, *, time_to_win: bool = False
-) -> dict[tuple, dict]:
+def stage_conversion_totals(user, query: MetricQuery) -> dict[tuple, dict]:
     """{(bucket, group, stage): counts} of the entries in the period: "entered" (deals),
     "reached_next" (of those, the deals that later entered a further stage of the same
     pipeline or were won in it), "won" (deals won in that pipeline), and, over the entries of
-    those won deals, "won_entries" and, with `time_to_win`, "to_won" (their total
-    microseconds from entry to the win)."""
+    those won deals, "won_entries" and "to_won" (their total microseconds from entry to the
+    win)."""
+    if query.group_by not in TALLY_GROUPS:
+        return _conversion_from_entries(user, query)
+    keys = _tally_keys(query)
+    # A deal entering a stage twice in a period counts once: only an entry whose previous
+    # entry into the stage was before the period (or the row's bucket) counts as a deal. Its
+    # "reached" is the deal's: later entries of the same stage cannot reach further.
+    first_in = Q(prev_day__lt=query.date_from) if query.date_from else Q(prev_day=NO_EARLIER_ENTRY)
+    prior = {}
+    if query.interval:
+        prior["prev_bucket"] = bucket_expression(
+            "prev_day", query.interval, is_datetime=False, start_month=query.fiscal_start
+        )
+        first_in |= Q(prev_bucket__lt=F("bucket"))
+    rows = (
+        _tally_rows(StageEntryTally, user, query)
+        .filter(**_present({"stage_id": query.stage_id}))
+        .annotate(**keys, **prior)
+        .values(*keys)
+        .annotate(
+            deals=Sum("entries", filter=first_in),
+            deals_reached=Sum("reached", filter=first_in),
+            deals_won=Sum("won", filter=first_in),
+            won_entries=Sum("won"),
+            won_us=Sum("to_won_us"),
+        )
+        .order_by()
+    )
+    return {
+        (row.get("bucket"), row.get("grp"), row["stage_key"]): {
+            "entered": row["deals"] or 0,
+            "reached_next": row["deals_reached"] or 0,
+            "won": row["deals_won"] or 0,
+            "won_entries": row["won_entries"],
+            "to_won": int(row["won_us"]),
+        }
+        for row in rows
+    }
+
+
+def _conversion_from_entries(user, query: MetricQuery) -> dict[tuple, dict]:
+    """stage_conversion_totals from the entries themselves, for the groupings the tallies do
+    not carry: one running-maximum pass (_CONVERSION_SQL)."""
     start, end = day_bounds(query.date_from, query.date_to)
     keys = _history_keys(query, "entered_at")
     won_here = Q(deal__status=Status.WON, deal__pipeline_id=F("pipeline_id"))
@@ -898,9 +977,7 @@ def stage_conversion_totals(
         "entered": F("entered_at"),
         "won_here": _flag(won_here),
         "counted": _flag(counted) if counted else Value(1),
-        "to_won": Case(When(won_here, then=_microseconds("deal__won_time", "entered_at")))
-        if time_to_win
-        else Value(0),
+        "to_won": Case(When(won_here, then=microseconds_between("deal__won_time", "entered_at"))),
     }
     entries_sql, params = (
         entries.annotate(**columns).values(*columns).order_by().query.sql_with_params()

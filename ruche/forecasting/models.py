@@ -1,6 +1,8 @@
 """Quotas (targets per rep or team and period) and forecasts (a rep's own call for a period,
 every revision kept, and managers' adjustments, also kept). Amounts are integer minor units."""
 
+import datetime as dt
+
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -234,3 +236,72 @@ class ProjectionRun(models.Model):
 
     class Meta:
         ordering = ["-requested_at", "-id"]
+
+
+# The stage history summed per day (ruche.forecasting.stage_tallies keeps them in step with the
+# deals and their entries, in the same transaction): time in stage and stage conversion read a
+# few thousand of these rows instead of every entry of the period. A tally row is keyed by what
+# the indicators filter on (the entry's pipeline and stage) and by what the one visibility rule
+# reads (the deal's owner, and through the owner the team, and visible_to), so that both stay
+# exact. Days are local days of the company's time zone.
+NO_EARLIER_ENTRY = dt.date(1, 1, 1)
+
+
+class StageTally(models.Model):
+    day = models.DateField()
+    pipeline = models.ForeignKey("pipelines.Pipeline", on_delete=models.CASCADE, related_name="+")
+    stage = models.ForeignKey("pipelines.Stage", on_delete=models.CASCADE, related_name="+")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    visible_to = models.PositiveSmallIntegerField()
+    currency = models.CharField(max_length=3)
+
+    class Meta:
+        abstract = True
+
+
+class StageEntryTally(StageTally):
+    """The entries made on `day`. `prev_day` is the day of the deal's previous entry into the
+    same stage (NO_EARLIER_ENTRY: none), so that a deal entering a stage twice in a period
+    counts once. `reached`: of the entries, those whose deal later entered a further stage of
+    the pipeline or is won in it; `won`: those whose deal is won in the pipeline; `to_won_us`:
+    their total microseconds from the entry to the win."""
+
+    prev_day = models.DateField()
+    entries = models.IntegerField()
+    reached = models.IntegerField()
+    won = models.IntegerField()
+    to_won_us = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "day",
+                    "pipeline",
+                    "stage",
+                    "owner",
+                    "visible_to",
+                    "currency",
+                    "prev_day",
+                ],
+                name="stageentrytally_key",
+            )
+        ]
+
+
+class StageStayTally(StageTally):
+    """The stays that ended on `day` (a move out, or the deal's close for the stage it was won
+    or lost in): their count and total length in microseconds."""
+
+    stays = models.IntegerField()
+    stay_us = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "pipeline", "stage", "owner", "visible_to", "currency"],
+                name="stagestaytally_key",
+            )
+        ]

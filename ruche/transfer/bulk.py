@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from functools import lru_cache
-from operator import itemgetter
+from functools import lru_cache, reduce
+from operator import itemgetter, or_
 
 from django.db import connection, models
+from django.db.models import Q
 from django.utils import timezone
 
 from ruche.core.history import Actor, json_safe
@@ -208,3 +209,9 @@ def id_ranges(ids: list[int]) -> list[tuple[int, int]]:
         else:
             ranges.append((pk, pk))
     return ranges
+
+
+def id_ranges_q(field: str, ranges) -> Q:
+    """A filter on `field` matching the ids of `ranges` ([(first, last)]); none when empty."""
+    bounded = (Q(**{f"{field}__gte": first, f"{field}__lte": last}) for first, last in ranges)
+    return reduce(or_, bounded, Q(pk__in=[]))

@@ -19,7 +19,9 @@ from ruche.contacts.models import Organization, Person
 from ruche.core.models import ChangeRecord, CustomField, Lookup
 from ruche.core.money import to_major
 from ruche.demo.bulk import BulkTable
+from ruche.forecasting.stage_tallies import tally_deals
 from ruche.pipelines.models import Activity, Deal, DealLine, Note, Pipeline, Stage, StageEntry
+from ruche.transfer.bulk import id_ranges, id_ranges_q
 from ruche.transfer.mapping import FIELDS, Mapping
 from ruche.transfer.parsing import parse_datetime
 
@@ -508,6 +510,9 @@ def import_all(*, directory: str | Path, user, dry_run: bool = False) -> dict:
                 if report.status != "done":
                     raise _Rollback()
             reports["stage_entries"] = _stage_entries(directory, id_maps)
+            # The deals were tallied when imported, without entries: now with them.
+            deals = id_ranges(list(id_maps.get("deal", {}).values()))
+            tally_deals(id_ranges_q("deal_id", deals))
             reports["history"] = _history(directory, id_maps)
             if dry_run:
                 raise _Rollback()

@@ -14,9 +14,10 @@ from ruche.contacts.models import Organization, Person
 from ruche.core.exceptions import ValidationError
 from ruche.core.history import Actor, Event, json_safe, record_changes, record_event
 from ruche.core.models import ChangeRecord
+from ruche.forecasting.stage_tallies import tallies_follow
 from ruche.pipelines.models import Activity, Deal, DealLine, Note, StageEntry
 from ruche.pipelines.services.activities import refresh_deal_activity
-from ruche.transfer.bulk import Table
+from ruche.transfer.bulk import Table, id_ranges, id_ranges_q
 from ruche.transfer.models import ImportedRecord, ImportRun
 
 UNDO_MODELS = {
@@ -87,18 +88,9 @@ def _created_ids(run: ImportRun) -> dict[str, list[int]]:
     return created
 
 
-@transaction.atomic
-def undo_import(*, run: ImportRun, user) -> dict:
-    if run.status != ImportRun.Status.DONE or run.dry_run:
-        raise ValidationError(
-            {"run": f"Import #{run.pk} is {run.status}: only a done import can be undone."}
-        )
-    run = ImportRun.objects.select_for_update().get(pk=run.pk)
-    actor = Actor(ChangeRecord.ActorKind.IMPORT, user=user, label=f"undo of import #{run.pk}")
-    counts = {"deleted": 0, "restored": 0}
-    for record in run.records.filter(action=ImportedRecord.Action.UPDATED).order_by("-id"):
-        counts["restored"] += _restore(record, actor)
-    created = _created_ids(run)
+def _delete_created(run: ImportRun, created: dict, actor: Actor, user) -> tuple[int, dict]:
+    """Delete what the import created, children first; (how many, {entity: ids of the deals
+    whose imported lines or activities went})."""
     gone = set(created.get("deal", []))
     touched: dict[str, set[int]] = {"deal_line": set(), "activity": set()}
     history = Table(
@@ -106,6 +98,7 @@ def undo_import(*, run: ImportRun, user) -> dict:
         ("entity", "entity_id", "event", "actor_kind", "actor_user", "actor_label", "time"),
     )
     now = timezone.now()
+    deleted = 0
     try:
         for entity in DELETE_ORDER:
             ids = created.get(entity, [])
@@ -133,12 +126,32 @@ def undo_import(*, run: ImportRun, user) -> dict:
                         for pk in existing
                     ]
                 )
-                counts["deleted"] += len(existing)
+                deleted += len(existing)
     except ProtectedError as error:
         used = ", ".join(sorted({str(o) for o in error.protected_objects})[:5])
         raise ValidationError(
             {"run": f"Import #{run.pk} cannot be undone: what it created is used by {used}."}
         ) from None
+    return deleted, touched
+
+
+@transaction.atomic
+def undo_import(*, run: ImportRun, user) -> dict:
+    if run.status != ImportRun.Status.DONE or run.dry_run:
+        raise ValidationError(
+            {"run": f"Import #{run.pk} is {run.status}: only a done import can be undone."}
+        )
+    run = ImportRun.objects.select_for_update().get(pk=run.pk)
+    actor = Actor(ChangeRecord.ActorKind.IMPORT, user=user, label=f"undo of import #{run.pk}")
+    counts = {"deleted": 0, "restored": 0}
+    updated = run.records.filter(action=ImportedRecord.Action.UPDATED).order_by("-id")
+    created = _created_ids(run)
+    gone = set(created.get("deal", []))
+    restored_deals = {r.record_id for r in updated if r.entity == "deal"}
+    with tallies_follow(id_ranges_q("deal_id", id_ranges(gone | restored_deals))):
+        for record in updated:
+            counts["restored"] += _restore(record, actor)
+        counts["deleted"], touched = _delete_created(run, created, actor, user)
     for deal in Deal.objects.filter(pk__in=touched["deal_line"]):
         # Its imported lines are gone: the deal's value is again the sum of what is left.
         total = deal.lines.aggregate(total=Sum("total_minor"))["total"] or 0

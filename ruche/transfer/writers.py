@@ -11,6 +11,7 @@ import datetime as dt
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ruche.catalog.models import Product
@@ -20,6 +21,7 @@ from ruche.contacts.services import organization_update, person_update
 from ruche.core.custom_fields import custom_field_create
 from ruche.core.history import Actor, json_safe, record_changes
 from ruche.core.models import Lookup
+from ruche.forecasting.stage_tallies import tallies_follow
 from ruche.pipelines.models import Activity, Deal, Note
 from ruche.pipelines.services import activity_create, deal_line_add, deal_update, note_create
 from ruche.transfer import parsing as p
@@ -603,10 +605,11 @@ class RowWriters:
                 if wanted and deal.status == name[:-5] and getattr(deal, name) != wanted:
                     times[name] = (getattr(deal, name), wanted)
             if times:
-                for name, (_, new) in times.items():
-                    setattr(deal, name, new)
-                deal.close_time = deal.won_time or deal.lost_time
-                deal.save(update_fields=["won_time", "lost_time", "close_time"])
+                with tallies_follow(Q(deal_id=pk)):
+                    for name, (_, new) in times.items():
+                        setattr(deal, name, new)
+                    deal.close_time = deal.won_time or deal.lost_time
+                    deal.save(update_fields=["won_time", "lost_time", "close_time"])
                 record_changes("deal", pk, self.actor, times)
         self.updated_records.append(("deal", pk, before))
         self.report.updated += 1

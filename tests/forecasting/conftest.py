@@ -4,9 +4,11 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db.models import Q
 
 from ruche.core import currency
-from ruche.pipelines.models import Deal
+from ruche.forecasting.stage_tallies import tallies_follow
+from ruche.pipelines.models import Deal, StageEntry
 from ruche.pipelines.services import deal_update
 from tests.api.conftest import api_as, token_for  # noqa: F401
 from tests.factories import FACTORY_ACTOR, DealFactory
@@ -20,10 +22,22 @@ def at(day: str, hour: int = 12) -> dt.datetime:
 
 
 def set_times(deal: Deal, **times) -> Deal:
-    """Place a deal's dates in the past on purpose (the services stamp `now`)."""
-    Deal.objects.filter(pk=deal.pk).update(**times)
+    """Place a deal's dates in the past on purpose (the services stamp `now`), its stage
+    tallies following as the services keep them."""
+    with tallies_follow(Q(deal_id=deal.pk)):
+        Deal.objects.filter(pk=deal.pk).update(**times)
     deal.refresh_from_db()
     return deal
+
+
+def set_entries(deal: Deal, *spans) -> None:
+    """Rewrite a deal's stage entries, in order, to (entered, left) times, its stage tallies
+    following."""
+    entries = list(StageEntry.objects.filter(deal=deal).order_by("entered_at", "id"))
+    assert len(entries) == len(spans)
+    with tallies_follow(Q(deal_id=deal.pk)):
+        for entry, (entered, left) in zip(entries, spans, strict=True):
+            StageEntry.objects.filter(pk=entry.pk).update(entered_at=entered, left_at=left)
 
 
 @pytest.fixture

@@ -8,10 +8,9 @@ import pytest
 from ruche.core.exceptions import ValidationError
 from ruche.forecasting.funnel import funnel
 from ruche.forecasting.metrics import MetricQuery
-from ruche.pipelines.models import StageEntry
 from ruche.pipelines.services import deal_move_to_stage, deal_update
 from tests.factories import FACTORY_ACTOR
-from tests.forecasting.conftest import at, set_times
+from tests.forecasting.conftest import at, set_entries, set_times
 
 WINDOW = MetricQuery(date_from=dt.date(2026, 1, 1), date_to=dt.date(2026, 3, 31))
 
@@ -26,10 +25,8 @@ def history(make_deal, rep, stages, loss_reason):
         days = [day for _, day in moves]
         for stage, _ in moves[1:]:
             deal_move_to_stage(actor=FACTORY_ACTOR, deal_id=deal.pk, stage_id=stage.pk)
-        entries = StageEntry.objects.filter(deal=deal).order_by("id")
-        for index, entry in enumerate(entries):
-            left = at(days[index + 1]) if index + 1 < len(days) else None
-            StageEntry.objects.filter(pk=entry.pk).update(entered_at=at(days[index]), left_at=left)
+        times = [at(day) for day in days]
+        set_entries(deal, *zip(times, [*times[1:], None], strict=True))
         data = {"status": status}
         if status == "lost":
             data["lost_reason_id"] = loss_reason.pk

@@ -6,13 +6,17 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db.models import Q
 
+from ruche.core.expressions import microseconds_between
 from ruche.core.models import Visibility
-from ruche.forecasting.metrics import MetricQuery, _microseconds, metric
+from ruche.forecasting.metrics import MetricQuery, metric
+from ruche.forecasting.models import StageStayTally
+from ruche.forecasting.stage_tallies import tallies_follow
 from ruche.pipelines.models import StageEntry
 from ruche.pipelines.services import deal_move_to_stage, deal_update
 from tests.factories import FACTORY_ACTOR
-from tests.forecasting.conftest import at, set_times
+from tests.forecasting.conftest import at, set_entries, set_times
 
 JANUARY = {"date_from": dt.date(2026, 1, 1), "date_to": dt.date(2026, 1, 31)}
 
@@ -34,12 +38,8 @@ def walk(make_deal, owner, *path, status=None, closed=None, **data):
     deal = make_deal(owner, "100", stage=path[0][0], **data)
     for stage, _ in path[1:]:
         deal_move_to_stage(actor=FACTORY_ACTOR, deal_id=deal.pk, stage_id=stage.pk)
-    entries = list(StageEntry.objects.filter(deal=deal).order_by("id"))
-    assert len(entries) == len(path)
     days = [at(day) for _, day in path]
-    for index, entry in enumerate(entries):
-        left = days[index + 1] if index + 1 < len(days) else None
-        StageEntry.objects.filter(pk=entry.pk).update(entered_at=days[index], left_at=left)
+    set_entries(deal, *zip(days, [*days[1:], None], strict=True))
     if status is not None:
         extra = {"lost_reason": "Pas de budget"} if status == "lost" else {}
         deal_update(actor=FACTORY_ACTOR, deal_id=deal.pk, data={"status": status, **extra})
@@ -171,8 +171,12 @@ def test_durations_are_exact_microseconds(make_deal, rep, entered, left, microse
     def instant(text):
         return dt.datetime.fromisoformat(text).replace(tzinfo=utc)
 
-    StageEntry.objects.filter(deal=deal).update(entered_at=instant(entered), left_at=instant(left))
+    with tallies_follow(Q(deal_id=deal.pk)):
+        StageEntry.objects.filter(deal=deal).update(
+            entered_at=instant(entered), left_at=instant(left)
+        )
     found = StageEntry.objects.filter(deal=deal).annotate(
-        microseconds=_microseconds("left_at", "entered_at")
+        microseconds=microseconds_between("left_at", "entered_at")
     )
     assert [int(value) for value in found.values_list("microseconds", flat=True)] == [microseconds]
+    assert list(StageStayTally.objects.values_list("stays", "stay_us")) == [(1, microseconds)]

@@ -5,15 +5,17 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db.models import Q
 
 from ruche.core import currency
 from ruche.core.exceptions import ValidationError
 from ruche.core.models import Lookup, Visibility
 from ruche.forecasting.metrics import MetricQuery, metric
+from ruche.forecasting.stage_tallies import tallies_follow
 from ruche.pipelines.models import StageEntry
 from ruche.pipelines.services import deal_move_to_stage, deal_update, pipeline_create_standard
 from tests.factories import FACTORY_ACTOR
-from tests.forecasting.conftest import PARIS, set_times
+from tests.forecasting.conftest import PARIS, set_entries, set_times
 
 YEAR = {"date_from": dt.date(2026, 1, 1), "date_to": dt.date(2026, 12, 31)}
 
@@ -160,14 +162,6 @@ def test_sales_velocity(make_deal, rep, admin):
     ]
 
 
-def _set_entries(deal, *bounds):
-    """Rewrite a deal's stage entries, in order, to (entered, left) times."""
-    entries = list(StageEntry.objects.filter(deal=deal).order_by("entered_at", "id"))
-    assert len(entries) == len(bounds)
-    for entry, (entered, left) in zip(entries, bounds, strict=True):
-        StageEntry.objects.filter(pk=entry.pk).update(entered_at=entered, left_at=left)
-
-
 def at(day, hour=0):
     return dt.datetime.combine(dt.date.fromisoformat(day), dt.time(hour), PARIS)
 
@@ -179,17 +173,17 @@ def moved_set(make_deal, rep, stages):
     a = make_deal(rep, "100")
     deal_move_to_stage(actor=FACTORY_ACTOR, deal_id=a.pk, stage_id=stages[1].pk)
     deal_update(actor=FACTORY_ACTOR, deal_id=a.pk, data={"status": "won"})
-    _set_entries(a, (at("2026-01-01"), at("2026-01-02", 12)), (at("2026-01-02", 12), None))
+    set_entries(a, (at("2026-01-01"), at("2026-01-02", 12)), (at("2026-01-02", 12), None))
     set_times(a, won_time=at("2026-01-05", 12), close_time=at("2026-01-05", 12))
     b = make_deal(rep, "100")
     deal_move_to_stage(actor=FACTORY_ACTOR, deal_id=b.pk, stage_id=stages[1].pk)
-    _set_entries(b, (at("2026-01-01"), at("2026-01-03", 12)), (at("2026-01-03", 12), None))
+    set_entries(b, (at("2026-01-01"), at("2026-01-03", 12)), (at("2026-01-03", 12), None))
     deal_update(
         actor=FACTORY_ACTOR, deal_id=b.pk, data={"status": "lost", "lost_reason": "Pas de budget"}
     )
     set_times(b, lost_time=at("2026-01-04", 12), close_time=at("2026-01-04", 12))
     c = make_deal(rep, "100")
-    _set_entries(c, (at("2026-01-10"), None))
+    set_entries(c, (at("2026-01-10"), None))
     return a, b, c
 
 
@@ -213,7 +207,7 @@ def test_stage_conversion(moved_set, admin, stages, rep, make_deal):
     # A fourth deal goes Lead -> Meeting (skipping Prospect) and stays open.
     d = make_deal(rep, "100")
     deal_move_to_stage(actor=FACTORY_ACTOR, deal_id=d.pk, stage_id=stages[2].pk)
-    _set_entries(d, (at("2026-01-11"), at("2026-01-12")), (at("2026-01-12"), None))
+    set_entries(d, (at("2026-01-11"), at("2026-01-12")), (at("2026-01-12"), None))
     result = rows(admin, "stage_conversion", **YEAR)
     assert [
         (r["stage_id"], r["entered"], r["reached_next"], r["won"], r["next_rate"], r["won_rate"])
@@ -229,8 +223,8 @@ def test_history_figures_keep_the_pipeline_of_the_time(moved_set, admin, stages,
     a = moved_set[0]
     other = pipeline_create_standard(actor=FACTORY_ACTOR, name="Renewals")
     deal_update(actor=FACTORY_ACTOR, deal_id=a.pk, data={"pipeline_id": other.pk})
-    new_entry = StageEntry.objects.filter(deal=a, pipeline=other).get()
-    StageEntry.objects.filter(pk=new_entry.pk).update(entered_at=at("2026-02-01"))
+    with tallies_follow(Q(deal_id=a.pk)):
+        StageEntry.objects.filter(deal=a, pipeline=other).update(entered_at=at("2026-02-01"))
     old = rows(admin, "stage_conversion", **YEAR, pipeline_id=pipeline.pk)
     # Deal a is now won in the other pipeline: it still reached Prospect from Lead here, but
     # it left this pipeline from Prospect, so Prospect converted none of its two deals.
@@ -246,7 +240,7 @@ def test_history_figures_keep_the_pipeline_of_the_time(moved_set, admin, stages,
 
 def test_history_figures_follow_visibility(moved_set, rep, other_rep, admin, make_deal, stages):
     private = make_deal(other_rep, "1", visible_to=Visibility.OWNER)
-    _set_entries(private, (at("2026-01-01"), None))
+    set_entries(private, (at("2026-01-01"), None))
     # The three deals of the fixture are visible to everyone; the fourth only to its owner.
     assert rows(other_rep, "stage_conversion", **YEAR)[0]["entered"] == 4
     assert rows(admin, "stage_conversion", **YEAR)[0]["entered"] == 4

@@ -2,11 +2,12 @@
 status transitions, records stage entries and writes the history in the same transaction."""
 
 import datetime as dt
+from contextlib import nullcontext
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from ruche.accounts.models import Company
@@ -19,6 +20,7 @@ from ruche.core.money import MAX_MAJOR_AMOUNT, to_major, to_minor, validate_curr
 from ruche.core.permissions import restrict
 from ruche.core.services import lock, owned_values, resolve, resolve_lookup, soft_delete
 from ruche.core.validation import changed_fields, clean_model_fields
+from ruche.forecasting.stage_tallies import tallies_follow, tally_deals
 from ruche.integrations.events import publish
 from ruche.pipelines.lines import line_total_minor, line_vat_minor
 from ruche.pipelines.models import Deal, DealLine, Pipeline, Stage, StageEntry
@@ -63,6 +65,10 @@ DEAL_FIELDS = (
     "lost_time",
     "close_time",
     "external_id",
+)
+# The fields the stage tallies read (ruche.forecasting.stage_tallies).
+TALLIED_FIELDS = frozenset(
+    ("owner", "visible_to", "pipeline", "stage", "status", "currency", "won_time", "close_time")
 )
 COPIED_FIELDS = (
     "title",
@@ -362,6 +368,7 @@ def deal_create(*, actor: Actor, data: dict[str, Any]) -> Deal:
         values | ({"labels": [label.pk for label in labels]} if labels else {}),
     )
     _enter_stage(deal, None, deal.add_time)
+    tally_deals(Q(deal_id=deal.pk))
     publish("deal.created", "deal", deal.pk)
     return deal
 
@@ -379,12 +386,14 @@ def deal_update(
     if "stage" in changes:
         deal.stage_change_time = now
     if changes:
-        clean_model_fields(deal, renamed=INPUT_NAMES)
-        deal.version += 1
-        deal.update_time = now
-        deal.save()
-        if "stage" in changes:
-            _enter_stage(deal, previous_stage_id, now)
+        tallied = TALLIED_FIELDS.intersection(changes)
+        with tallies_follow(Q(deal_id=deal.pk)) if tallied else nullcontext():
+            clean_model_fields(deal, renamed=INPUT_NAMES)
+            deal.version += 1
+            deal.update_time = now
+            deal.save()
+            if "stage" in changes:
+                _enter_stage(deal, previous_stage_id, now)
         _record_deal_changes(deal, changes, actor)
     labelled = _set_labels(deal, labels, actor, new=False)
     if labelled and not changes:
@@ -424,7 +433,8 @@ def deal_reopen(*, actor: Actor, deal_id: int) -> Deal:
 
 @transaction.atomic
 def deal_delete(*, actor: Actor, deal_id: int) -> None:
-    soft_delete(deal_queryset(actor.user), deal_id, entity="deal", actor=actor)
+    with tallies_follow(Q(deal_id=deal_id)):
+        soft_delete(deal_queryset(actor.user), deal_id, entity="deal", actor=actor)
 
 
 # Lines ----------------------------------------------------------------------------------------

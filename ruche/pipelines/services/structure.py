@@ -9,6 +9,7 @@ from django.db.models import Max
 from ruche.core.exceptions import Conflict, PermissionDenied, ValidationError
 from ruche.core.history import Actor
 from ruche.core.services import create_recorded, lock, resolve, save_changes
+from ruche.forecasting.stage_tallies import rebuild as rebuild_tallies
 from ruche.pipelines.models import Pipeline, Stage
 from ruche.pipelines.selectors import stage_list
 
@@ -109,9 +110,12 @@ def stage_update(
     stage = lock(stage_list(), stage_id, label="Stage", expected_version=expected_version)
     if "pipeline_id" in data and data["pipeline_id"] != stage.pipeline_id:
         raise ValidationError({"pipeline_id": "A stage cannot move to another pipeline."})
+    order_nr = stage.order_nr
     save_changes(
         stage, entity="stage", actor=actor, values=_stage_values(data), fields=STAGE_FIELDS
     )
+    if stage.order_nr != order_nr:
+        rebuild_tallies(stage.pipeline_id)  # which later stage is further has changed
     return stage
 
 
@@ -129,6 +133,7 @@ def stage_reorder(*, actor: Actor, pipeline_id: int, stage_ids: list[int]) -> No
             values={"order_nr": order_nr},
             fields=("order_nr",),
         )
+    rebuild_tallies(pipeline_id)  # which later stage is further has changed
 
 
 @transaction.atomic

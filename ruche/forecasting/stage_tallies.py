@@ -1,0 +1,207 @@
+"""The stage tallies (StageEntryTally, StageStayTally) kept in step with the deals.
+
+What a deal adds to the tallies depends on its stage entries and on its owner, visibility,
+currency, status, pipeline, won and close times and deletion. Every write that may change one
+of those reads the deal's contribution before and after and adds the difference, in the same
+transaction (`tallies_follow`); new deals add theirs (`tally_deals`). A contribution is computed
+in SQL, with the window functions the indicators would otherwise run over every entry of a
+period. A stage's order decides which later stage is "further": reordering a pipeline's stages
+rebuilds that pipeline's tallies (`rebuild`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.core.exceptions import EmptyResultSet
+from django.db import connection, transaction
+from django.db.models import Case, Count, F, Q, QuerySet, Sum, Value, When
+
+from ruche.core.expressions import microseconds_between
+from ruche.forecasting.models import NO_EARLIER_ENTRY, StageEntryTally, StageStayTally
+from ruche.forecasting.periods import local_day_expression
+from ruche.pipelines.models import Deal, StageEntry
+
+ENTRY_MEASURES = ("entries", "reached", "won", "to_won_us")
+STAY_MEASURES = ("stays", "stay_us")
+_KEYS = ("day", "pipeline_id", "stage_id", "owner_id", "visible_to", "currency")
+
+# Per entry: `furthest`, the highest stage order its deal entered in the same pipeline at that
+# moment or later (a running maximum), and `prev_day`, the day of the deal's previous entry
+# into the same stage; then summed per tally key.
+_ENTRIES_SQL = """
+WITH entries AS ({entries}),
+ranked AS (
+    SELECT entries.*,
+        MAX(order_key) OVER (
+            PARTITION BY deal_key, pipeline_key ORDER BY entered
+            RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING
+        ) AS furthest,
+        LAG(entry_day) OVER (
+            PARTITION BY deal_key, stage_key ORDER BY entered, entry_key
+        ) AS prev_day
+    FROM entries
+)
+SELECT entry_day, pipeline_key, stage_key, owner_key, visible, cur, prev_day,
+    COUNT(*), SUM(CASE WHEN furthest > order_key OR won_here = 1 THEN 1 ELSE 0 END),
+    SUM(won_here), SUM(to_won)
+FROM ranked
+GROUP BY entry_day, pipeline_key, stage_key, owner_key, visible, cur, prev_day
+"""
+
+Tallies = tuple[Counter, Counter]  # (entry tallies, stay tallies): {(key, measure): amount}
+
+
+def _day(value) -> dt.date:
+    """A day read by a raw query: SQLite returns text, PostgreSQL a date."""
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
+def _entries(scope: Q) -> QuerySet[StageEntry]:
+    return StageEntry.objects.filter(scope, deal__is_deleted=False)
+
+
+def _entry_tallies(scope: Q) -> Counter:
+    won_here = Q(deal__status=Deal.Status.WON, deal__pipeline_id=F("pipeline_id"))
+    columns = {
+        "deal_key": F("deal_id"),
+        "pipeline_key": F("pipeline_id"),
+        "stage_key": F("stage_id"),
+        "order_key": F("stage__order_nr"),
+        "entered": F("entered_at"),
+        "entry_key": F("id"),
+        "entry_day": local_day_expression("entered_at"),
+        "owner_key": F("deal__owner_id"),
+        "visible": F("deal__visible_to"),
+        "cur": F("deal__currency"),
+        "won_here": Case(When(won_here, then=Value(1)), default=Value(0)),
+        "to_won": Case(
+            When(won_here, then=microseconds_between("deal__won_time", "entered_at")),
+            default=Value(0),
+        ),
+    }
+    try:
+        sql, params = (
+            _entries(scope).annotate(**columns).values(*columns).order_by().query.sql_with_params()
+        )
+    except EmptyResultSet:  # no deal in scope
+        return Counter()
+
+    with connection.cursor() as cursor:
+        cursor.execute(_ENTRIES_SQL.format(entries=sql), params)
+        rows = cursor.fetchall()
+    tallies = Counter()
+    for day, pipeline, stage, owner, visible, cur, prev_day, *measures in rows:
+        prev = NO_EARLIER_ENTRY if prev_day is None else _day(prev_day)
+        key = (_day(day), pipeline, stage, owner, visible, cur, prev)
+        for name, amount in zip(ENTRY_MEASURES, measures, strict=True):
+            tallies[(key, name)] += int(amount or 0)
+    return tallies
+
+
+def _stay_tallies(scope: Q) -> Counter:
+    moved_out = Q(left_at__isnull=False)
+    closed_in = Q(
+        left_at__isnull=True,
+        deal__status__in=[Deal.Status.WON, Deal.Status.LOST],
+        deal__close_time__isnull=False,
+    )
+    rows = (
+        _entries(scope)
+        .filter(moved_out | closed_in)
+        .annotate(
+            end_day=Case(
+                When(moved_out, then=local_day_expression("left_at")),
+                default=local_day_expression("deal__close_time"),
+            ),
+            length=Case(
+                When(moved_out, then=microseconds_between("left_at", "entered_at")),
+                default=microseconds_between("deal__close_time", "entered_at"),
+            ),
+        )
+        .values_list(
+            "end_day",
+            "pipeline_id",
+            "stage_id",
+            "deal__owner_id",
+            "deal__visible_to",
+            "deal__currency",
+        )
+        .annotate(stays=Count("pk"), stay_us=Sum("length"))
+        .order_by()
+    )
+    tallies = Counter()
+    for day, pipeline, stage, owner, visible, cur, stays, stay_us in rows:
+        key = (_day(day), pipeline, stage, owner, visible, cur)
+        tallies[(key, "stays")] += stays
+        tallies[(key, "stay_us")] += int(stay_us)
+    return tallies
+
+
+def _tallies(scope: Q) -> Tallies:
+    return _entry_tallies(scope), _stay_tallies(scope)
+
+
+def _upsert_sql(model, keys: tuple[str, ...], measures: tuple[str, ...]) -> str:
+    table = model._meta.db_table
+    columns = ", ".join((*keys, *measures))
+    marks = ", ".join(["%s"] * (len(keys) + len(measures)))
+    added = ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in measures)
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES ({marks}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {added}"
+    )
+
+
+def _add(model, keys: tuple[str, ...], measures: tuple[str, ...], amounts: Counter) -> None:
+    """Add `amounts` ({(key, measure): amount}) to the model's rows, creating missing rows and
+    deleting those that fall to zero. Keys are written in order, so that two transactions
+    updating the same rows wait for each other instead of deadlocking."""
+    by_key: dict[tuple, list[int]] = {}
+    for (key, name), amount in amounts.items():
+        if amount:
+            by_key.setdefault(key, [0] * len(measures))[measures.index(name)] = amount
+    if not by_key:
+        return
+    rows = [(*key, *values) for key, values in sorted(by_key.items())]
+    with connection.cursor() as cursor:
+        cursor.executemany(_upsert_sql(model, keys, measures), rows)
+    decreased = sorted({key[0] for key, values in by_key.items() if values[0] < 0})
+    if decreased:
+        model.objects.filter(day__in=decreased, **{measures[0]: 0}).delete()
+
+
+def _apply(after: Tallies, before: Tallies | None = None) -> None:
+    entries, stays = after
+    if before is not None:
+        entries, stays = entries.copy(), stays.copy()
+        entries.subtract(before[0])
+        stays.subtract(before[1])
+    _add(StageEntryTally, (*_KEYS, "prev_day"), ENTRY_MEASURES, entries)
+    _add(StageStayTally, _KEYS, STAY_MEASURES, stays)
+
+
+@contextmanager
+def tallies_follow(scope: Q) -> Iterator[None]:
+    """Around a change to some deals (`scope`, a filter on their stage entries such as
+    Q(deal_id=7)): their tallies before the change are replaced by those after it."""
+    before = _tallies(scope)
+    yield
+    _apply(_tallies(scope), before)
+
+
+def tally_deals(scope: Q) -> None:
+    """Add the tallies of new deals (their entries written without `tallies_follow`)."""
+    _apply(_tallies(scope))
+
+
+@transaction.atomic
+def rebuild(pipeline_id: int | None = None) -> None:
+    """Compute the tallies again from the entries: of one pipeline, or all."""
+    scope = Q() if pipeline_id is None else Q(pipeline_id=pipeline_id)
+    for model in (StageEntryTally, StageStayTally):
+        model.objects.filter(scope).delete()
+    _apply(_tallies(scope))
