@@ -57,6 +57,10 @@ def build_cases() -> list[Case]:
     def indicator(name: str, user, query: MetricQuery):
         return lambda i: metric(user, name, query)
 
+    def funnel_math(user):
+        window = replace(last_12_months, pipeline_id=first_pipeline.pk)
+        return lambda i: funnel(user, window, target_deals=10)
+
     metrics = [
         ("won_revenue, this month (dashboard tile)", "won_revenue", this_month),
         ("expected_revenue, this month (dashboard tile)", "expected_revenue", this_month),
@@ -123,9 +127,7 @@ def build_cases() -> list[Case]:
     cases += [
         Case(
             "funnel math, last 12 months, target 10 deals",
-            lambda i: funnel(
-                admin, replace(last_12_months, pipeline_id=first_pipeline.pk), target_deals=10
-            ),
+            funnel_math(admin),
         ),
         Case(
             "quota attainment, this quarter",
@@ -148,6 +150,14 @@ def build_cases() -> list[Case]:
         Case(
             "pipeline by stage, one pipeline, as a rep",
             indicator("pipeline", rep, funnel_query),
+        ),
+        Case(
+            "stage_conversion, last 12 months, as a rep",
+            indicator("stage_conversion", rep, last_12_months),
+        ),
+        Case(
+            "funnel math, last 12 months, target 10 deals, as a rep",
+            funnel_math(rep),
         ),
     ]
     return cases + report_cases(admin, today)

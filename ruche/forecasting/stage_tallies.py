@@ -205,3 +205,28 @@ def rebuild(pipeline_id: int | None = None) -> None:
     for model in (StageEntryTally, StageStayTally):
         model.objects.filter(scope).delete()
     _apply(_tallies(scope))
+
+
+def _stored() -> Tallies:
+    stored = []
+    for model, keys, measures in (
+        (StageEntryTally, (*_KEYS, "prev_day"), ENTRY_MEASURES),
+        (StageStayTally, _KEYS, STAY_MEASURES),
+    ):
+        amounts = Counter()
+        for row in model.objects.values_list(*keys, *measures).iterator(chunk_size=5000):
+            for name, amount in zip(measures, row[len(keys) :], strict=True):
+                amounts[(row[: len(keys)], name)] += amount
+        stored.append(amounts)
+    return stored[0], stored[1]
+
+
+def drift() -> int:
+    """How many tally amounts differ from those computed again from the entries: 0 unless a
+    write went around the services, or the company's time zone changed since they were
+    computed (their days are local days)."""
+    fresh = _tallies(Q())
+    return sum(
+        len({key for key in stored.keys() | computed.keys() if stored[key] != computed[key]})
+        for stored, computed in zip(_stored(), fresh, strict=True)
+    )

@@ -2,9 +2,11 @@
 again from the entries, and the indicators read from them equal those read from the entries."""
 
 import datetime as dt
+import io
 import itertools
 
 import pytest
+from django.core.management import call_command
 
 from ruche.core.exceptions import PreconditionFailed
 from ruche.core.models import Visibility
@@ -301,3 +303,16 @@ def test_a_scope_without_deals_changes_nothing(history):
         pass
     tally_deals(id_ranges_q("deal_id", []))
     assert tally_rows() == before
+
+
+def test_the_tallies_command_finds_and_mends_a_write_around_the_services(rep, other_rep, stages):
+    deal = DealFactory(owner=rep, stage=stages[0])
+    Deal.objects.filter(pk=deal.pk).update(owner=other_rep)  # no tally follows
+    out = io.StringIO()
+    call_command("forecast", "tallies", stdout=out)
+    # The entry counted under rep, and not under other_rep.
+    assert out.getvalue() == "2 stage tally amounts differed: computed again.\n"
+    assert {row[3] for row in tally_rows()[0]} == {other_rep.pk}
+    out = io.StringIO()
+    call_command("forecast", "tallies", stdout=out)
+    assert out.getvalue() == "The stage tallies match the stage entries.\n"

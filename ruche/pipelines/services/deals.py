@@ -433,8 +433,10 @@ def deal_reopen(*, actor: Actor, deal_id: int) -> Deal:
 
 @transaction.atomic
 def deal_delete(*, actor: Actor, deal_id: int) -> None:
+    deals = deal_queryset(actor.user)
+    lock(deals, deal_id, label="Deal")  # before its tallies are read: no write in between
     with tallies_follow(Q(deal_id=deal_id)):
-        soft_delete(deal_queryset(actor.user), deal_id, entity="deal", actor=actor)
+        soft_delete(deals, deal_id, entity="deal", actor=actor)
 
 
 # Lines ----------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""`ruche forecast backtest [--months N] [--json]` and `ruche forecast projection [--json]`."""
+"""`ruche forecast backtest [--months N] [--json]`, `ruche forecast projection [--json]`,
+`ruche forecast score` and `ruche forecast tallies`."""
 
 import datetime as dt
 import json
@@ -6,6 +7,7 @@ from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
 
+from ruche.forecasting import stage_tallies
 from ruche.forecasting.backtest import METHODS, backtest
 from ruche.forecasting.projection import projection
 
@@ -23,11 +25,12 @@ class Command(BaseCommand):
         "Revenue projection tools. `backtest` replays the last N complete months from the "
         "history and reports each method's MAPE per month and per quarter; `projection` "
         "prints the next 12 months; `score` retrains the deal-scoring model, scores the "
-        "open deals and reports AUC and Brier."
+        "open deals and reports AUC and Brier; `tallies` checks the stage tallies against the "
+        "stage entries and computes them again if they differ (after a change of time zone)."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("action", choices=("backtest", "projection", "score"))
+        parser.add_argument("action", choices=("backtest", "projection", "score", "tallies"))
         parser.add_argument("--months", type=int, default=12, help="Cutoffs to replay (12).")
         parser.add_argument("--json", action="store_true", help="Print JSON.")
         parser.add_argument(
@@ -39,6 +42,8 @@ class Command(BaseCommand):
             raise CommandError("--months: at least 1.")
         if options["action"] == "score":
             return self._score(options)
+        if options["action"] == "tallies":
+            return self._tallies()
         if options["action"] == "projection":
             result = projection(None)
             if options["json"]:
@@ -112,3 +117,11 @@ class Command(BaseCommand):
                 f"mean {row['predicted']:.3f}, observed {row['observed']:.3f}"
             )
         self.stdout.write(f"{result['scored_deals']} open deals scored.")
+
+    def _tallies(self):
+        differing = stage_tallies.drift()
+        if differing:
+            stage_tallies.rebuild()
+            self.stdout.write(f"{differing} stage tally amounts differed: computed again.")
+        else:
+            self.stdout.write("The stage tallies match the stage entries.")
