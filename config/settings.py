@@ -91,6 +91,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+else:
+    # The indicators hash about a hundred thousand won deals on a million (by industry, by
+    # product): PostgreSQL's default 4 MB of work memory per sort or hash spills them to disk.
+    # DATABASE_URL may set its own (`?options=-c work_mem=...`).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c work_mem=16MB")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

@@ -274,20 +274,31 @@ def _money_groups(
     period here, from one query over the rates, and the day rows of one rate period are
     added up: the same groups as a GROUP BY on the rate period, without looking the rate up
     for every deal."""
+    day_rows = _day_rows(queryset, keys, prefix, rate_day, sums | counts, converter.quote)
+    return _by_rate_period(day_rows, [*keys, "cur"], [*sums, *counts], converter)
+
+
+def _day_rows(
+    queryset: QuerySet, keys: dict, prefix: str, rate_day, aggregates: dict, quote: str
+) -> list[dict]:
+    """The aggregates per (keys, currency, conversion day): the day is None for the amounts in
+    the reporting currency `quote`, which are not converted."""
     grouped = queryset.annotate(**keys, cur=F(f"{prefix}currency"))
     if isinstance(rate_day, str):
-        converted_day = Case(
-            When(**{f"{prefix}currency": converter.quote}, then=Value(None)),
-            default=F(rate_day),
-            output_field=DateField(),
-        )
-        grouped = grouped.annotate(day=converted_day).values(*keys, "cur", "day")
-        day_rows = list(grouped.annotate(**sums, **counts).order_by())
-    else:
-        day_rows = list(grouped.values(*keys, "cur").annotate(**sums, **counts).order_by())
-        for row in day_rows:
-            row["day"] = None if row["cur"] == converter.quote else rate_day
-    return _by_rate_period(day_rows, [*keys, "cur"], [*sums, *counts], converter)
+        grouped = grouped.annotate(day=_conversion_day(prefix, rate_day, quote))
+        return list(grouped.values(*keys, "cur", "day").annotate(**aggregates).order_by())
+    day_rows = list(grouped.values(*keys, "cur").annotate(**aggregates).order_by())
+    for row in day_rows:
+        row["day"] = None if row["cur"] == quote else rate_day
+    return day_rows
+
+
+def _conversion_day(prefix: str, rate_day: str, quote: str) -> Case:
+    return Case(
+        When(**{f"{prefix}currency": quote}, then=Value(None)),
+        default=F(rate_day),
+        output_field=DateField(),
+    )
 
 
 def _by_rate_period(day_rows: list[dict], keys: list, columns: list, converter: Converter):
@@ -368,36 +379,81 @@ def won_totals(user, query: MetricQuery) -> tuple[Converter, dict[tuple, dict]]:
     return converter, converted_totals(won, keys=keys, day_field="won_time", converter=converter)
 
 
+# Per (deal, product) of the won deals with lines: the total of the deal's lines of that
+# product, and the deal's value. Summed per (period, product, currency, day), each pair counts
+# its deal once under its product (COUNT(DISTINCT) without a sort per group); the distinct
+# deals (kind 1) give the value and count of the deals with lines per (period, currency, day).
+_BY_PRODUCT_SQL = """
+WITH pairs AS ({pairs})
+SELECT 0, grp, {keys}, SUM(amount), COUNT(*) FROM pairs GROUP BY grp, {keys}
+UNION ALL
+SELECT 1, NULL, {keys}, SUM(value), COUNT(*)
+FROM (SELECT DISTINCT deal, {keys}, value FROM pairs) AS deals GROUP BY {keys}
+"""
+
+
 def _won_by_product(won: QuerySet, query: MetricQuery, converter: Converter) -> dict:
     """Line-based: each line's total under its product; a deal without lines counts its
-    value under no product (group None)."""
-    lines = DealLine.objects.filter(deal__in=won.values("pk")).annotate(
-        won_day=local_day_expression("deal__won_time")
+    value under no product (group None).
+
+    The deals without lines are all the won deals less those with lines, per (period,
+    currency, day): the lines are joined to the won deals once, and no second join looks for
+    the deals without any (an anti-join of every line on a million deals)."""
+    keys = _keys(replace(query, group_by=None), "won_time", is_datetime=True)
+    won = won.annotate(won_day=local_day_expression("won_time"))
+    line_rows, with_lines = _product_pairs(won, query, keys, converter.quote)
+    sums = {"amount": Sum("value_minor"), "deals": Count("pk")}
+    every_deal = _day_rows(won, keys, "", "won_day", sums, converter.quote)
+    bare_rows = []
+    for row in every_deal:
+        lined = with_lines.get((*(row[k] for k in keys), row["cur"], row["day"]))
+        if lined:
+            row["amount"] -= lined["amount"]
+            row["deals"] -= lined["deals"]
+        if row["deals"]:
+            bare_rows.append(row | {"grp": None})
+    columns = ["amount", "deals"]
+    rows = _by_rate_period(line_rows, [*keys, "grp", "cur"], columns, converter)
+    rows += _by_rate_period(bare_rows, [*keys, "grp", "cur"], columns, converter)
+    return _convert_groups(rows, converter, money={"amount": 1}, counts=("deals",))
+
+
+def _product_pairs(
+    won: QuerySet, query: MetricQuery, keys: dict, quote: str
+) -> tuple[list[dict], dict]:
+    """The day rows of the lines per product, and {(period, currency, day): {"amount",
+    "deals"}} of the won deals with lines (their values), from one query (_BY_PRODUCT_SQL)."""
+    columns = {
+        **keys,
+        "deal": F("pk"),
+        "grp": F("lines__product_id"),
+        "cur": F("currency"),
+        "day": _conversion_day("", "won_day", quote),
+        "value": F("value_minor"),
+    }
+    pairs = (
+        won.filter(lines__isnull=False)
+        .annotate(**columns)
+        .values(*columns)
+        .annotate(amount=Sum("lines__total_minor"))
+        .order_by()
     )
-    keys = _keys(query, "deal__won_time", is_datetime=True)
-    keys["grp"] = F("product_id")
-    line_rows = _money_groups(
-        lines,
-        keys=keys,
-        prefix="deal__",
-        rate_day="won_day",
-        sums={"amount": Sum("total_minor")},
-        counts={"deals": Count("deal", distinct=True)},
-        converter=converter,
-    )
-    bare = won.filter(lines__isnull=True).annotate(won_day=local_day_expression("won_time"))
-    bare_keys = _keys(replace(query, group_by=None), "won_time", is_datetime=True)
-    bare_keys["grp"] = Value(None, output_field=BigIntegerField())
-    bare_rows = _money_groups(
-        bare,
-        keys=bare_keys,
-        prefix="",
-        rate_day="won_day",
-        sums={"amount": Sum("value_minor")},
-        counts={"deals": Count("pk")},
-        converter=converter,
-    )
-    return _convert_groups(line_rows + bare_rows, converter, money={"amount": 1}, counts=("deals",))
+    pairs_sql, params = pairs.query.sql_with_params()
+    names = [*keys, "cur", "day"]
+    with connection.cursor() as cursor:
+        cursor.execute(_BY_PRODUCT_SQL.format(pairs=pairs_sql, keys=", ".join(names)), params)
+        found = cursor.fetchall()
+    line_rows, with_lines = [], {}
+    for kind, grp, *key, amount, deals in found:
+        # Raw rows: SQLite's days are text, PostgreSQL's sums numerics.
+        *bucket, cur, day = key
+        key = (*(_sql_bucket(query.interval, b) for b in bucket), cur, _sql_bucket("day", day))
+        sums = {"amount": int(amount), "deals": deals}
+        if kind == 0:
+            line_rows.append(dict(zip(names, key, strict=True)) | sums | {"grp": grp})
+        else:
+            with_lines[key] = sums
+    return line_rows, with_lines
 
 
 def won_revenue(user, query: MetricQuery) -> MetricResult:
@@ -1030,6 +1086,9 @@ def stage_conversion(user, query: MetricQuery) -> MetricResult:
 # change (the opening MRR plus a running sum, a window function), and the change classified;
 # then summed per month and currency. One more row per currency, at month first - 1, carries
 # the whole MRR before the window: only the window's changes are ranked, not the history's.
+# The opening MRR is summed for every customer and left-joined to the changes: keeping only
+# the customers with a change cost a second pass over the changes. The MRR after a change is
+# cast to an integer so that its comparisons are not done in numerics on PostgreSQL.
 _MRR_SQL = """
 WITH contracts AS (
     SELECT customer, cur, start_month, start_month + term AS end_month, monthly
@@ -1052,14 +1111,13 @@ running_before AS (
 ),
 opening AS (
     SELECT customer, cur, CAST(SUM(monthly) AS BIGINT) AS mrr FROM running_before
-    WHERE customer IN (SELECT customer FROM changes)
     GROUP BY customer, cur
 ),
 running AS (
     SELECT changes.cur, changes.month, changes.delta,
-           COALESCE(opening.mrr, 0) + SUM(changes.delta) OVER (
+           CAST(COALESCE(opening.mrr, 0) + SUM(changes.delta) OVER (
                PARTITION BY changes.customer, changes.cur ORDER BY changes.month
-           ) AS after
+           ) AS BIGINT) AS after
     FROM changes
     LEFT JOIN opening ON opening.customer = changes.customer AND opening.cur = changes.cur
 )
