@@ -127,7 +127,7 @@ class Deal(OwnedModel):
             models.Index(
                 fields=[
                     *("status", "close_time", "is_deleted", "owner", "pipeline", "visible_to"),
-                    *("currency", "value_minor", "id"),
+                    *("currency", "value_minor", "lost_reason", "id"),
                 ],
                 name="deal_closed_metrics",
             ),
