@@ -52,6 +52,7 @@ from ruche.forecasting.periods import (
     fiscal_start_month,
     local_day_expression,
     month_index,
+    raw_day,
     validate_interval,
 )
 from ruche.pipelines.models import Deal, DealLine, Stage, StageEntry
@@ -963,7 +964,7 @@ def _sql_bucket(interval: str, value):
     if value is None:
         return None
     if interval in ("day", "week"):
-        return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+        return raw_day(value)
     return int(value)
 
 

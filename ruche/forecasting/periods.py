@@ -338,6 +338,11 @@ class PostgresMonthIndex(Func):
         return f"({parts} - 1)", (*params, *params)
 
 
+def raw_day(value) -> dt.date:
+    """A day read by a raw SQL query: SQLite returns text, PostgreSQL a date."""
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
 def local_day_expression(field: str) -> Expression:
     return LocalDate(field, tzinfo=local_tz(), output_field=DateField())
 

@@ -11,7 +11,6 @@ rebuilds that pipeline's tallies (`rebuild`).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +21,7 @@ from django.db.models import Case, Count, F, Q, QuerySet, Sum, Value, When
 
 from ruche.core.expressions import microseconds_between
 from ruche.forecasting.models import NO_EARLIER_ENTRY, StageEntryTally, StageStayTally
-from ruche.forecasting.periods import local_day_expression
+from ruche.forecasting.periods import local_day_expression, raw_day
 from ruche.pipelines.models import Deal, StageEntry
 
 ENTRY_MEASURES = ("entries", "reached", "won", "to_won_us")
@@ -55,11 +54,6 @@ GROUP BY entry_day, pipeline_key, stage_key, owner_key, visible, cur, prev_day
 Tallies = tuple[Counter, Counter]  # (entry tallies, stay tallies): {(key, measure): amount}
 
 
-def _day(value) -> dt.date:
-    """A day read by a raw query: SQLite returns text, PostgreSQL a date."""
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
-
-
 def _entries(scope: Q) -> QuerySet[StageEntry]:
     return StageEntry.objects.filter(scope, deal__is_deleted=False)
 
@@ -89,14 +83,13 @@ def _entry_tallies(scope: Q) -> Counter:
         )
     except EmptyResultSet:  # no deal in scope
         return Counter()
-
     with connection.cursor() as cursor:
         cursor.execute(_ENTRIES_SQL.format(entries=sql), params)
         rows = cursor.fetchall()
     tallies = Counter()
     for day, pipeline, stage, owner, visible, cur, prev_day, *measures in rows:
-        prev = NO_EARLIER_ENTRY if prev_day is None else _day(prev_day)
-        key = (_day(day), pipeline, stage, owner, visible, cur, prev)
+        prev = NO_EARLIER_ENTRY if prev_day is None else raw_day(prev_day)
+        key = (raw_day(day), pipeline, stage, owner, visible, cur, prev)
         for name, amount in zip(ENTRY_MEASURES, measures, strict=True):
             tallies[(key, name)] += int(amount or 0)
     return tallies
@@ -135,7 +128,7 @@ def _stay_tallies(scope: Q) -> Counter:
     )
     tallies = Counter()
     for day, pipeline, stage, owner, visible, cur, stays, stay_us in rows:
-        key = (_day(day), pipeline, stage, owner, visible, cur)
+        key = (raw_day(day), pipeline, stage, owner, visible, cur)
         tallies[(key, "stays")] += stays
         tallies[(key, "stay_us")] += int(stay_us)
     return tallies
