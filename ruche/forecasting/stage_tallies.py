@@ -26,7 +26,7 @@ from ruche.pipelines.models import Deal, StageEntry
 
 ENTRY_MEASURES = ("entries", "reached", "won", "to_won_us")
 STAY_MEASURES = ("stays", "stay_us")
-_KEYS = ("day", "pipeline_id", "stage_id", "owner_id", "visible_to", "currency")
+KEYS = ("day", "pipeline_id", "stage_id", "owner_id", "visible_to", "currency")
 
 # Per entry: `furthest`, the highest stage order its deal entered in the same pipeline at that
 # moment or later (a running maximum), and `prev_day`, the day of the deal's previous entry
@@ -173,8 +173,8 @@ def _apply(after: Tallies, before: Tallies | None = None) -> None:
         entries, stays = entries.copy(), stays.copy()
         entries.subtract(before[0])
         stays.subtract(before[1])
-    _add(StageEntryTally, (*_KEYS, "prev_day"), ENTRY_MEASURES, entries)
-    _add(StageStayTally, _KEYS, STAY_MEASURES, stays)
+    _add(StageEntryTally, (*KEYS, "prev_day"), ENTRY_MEASURES, entries)
+    _add(StageStayTally, KEYS, STAY_MEASURES, stays)
 
 
 @contextmanager
@@ -203,8 +203,8 @@ def rebuild(pipeline_id: int | None = None) -> None:
 def _stored() -> Tallies:
     stored = []
     for model, keys, measures in (
-        (StageEntryTally, (*_KEYS, "prev_day"), ENTRY_MEASURES),
-        (StageStayTally, _KEYS, STAY_MEASURES),
+        (StageEntryTally, (*KEYS, "prev_day"), ENTRY_MEASURES),
+        (StageStayTally, KEYS, STAY_MEASURES),
     ):
         amounts = Counter()
         for row in model.objects.values_list(*keys, *measures).iterator(chunk_size=5000):

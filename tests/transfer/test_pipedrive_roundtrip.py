@@ -5,6 +5,9 @@ from django.core.management import call_command
 from ruche.catalog.models import Product
 from ruche.contacts.models import Organization, Person
 from ruche.core.models import ChangeRecord, CustomField
+from ruche.forecasting.models import StageEntryTally, StageStayTally
+from ruche.forecasting.stage_tallies import ENTRY_MEASURES, STAY_MEASURES
+from ruche.forecasting.stage_tallies import KEYS as TALLY_KEYS
 from ruche.pipelines.models import Activity, Deal, DealLine, Note, StageEntry
 from ruche.transfer.exporters import export_all, import_all
 from ruche.transfer.importers import Importer
@@ -158,6 +161,13 @@ def _snapshot():
     }
 
 
+def _tallies() -> tuple[list, list]:
+    return (
+        sorted(StageEntryTally.objects.values_list(*TALLY_KEYS, "prev_day", *ENTRY_MEASURES)),
+        sorted(StageStayTally.objects.values_list(*TALLY_KEYS, *STAY_MEASURES)),
+    )
+
+
 def test_export_then_import_gives_the_same_records(
     run_import, admin, rep, stages, tmp_path, django_db_blocker
 ):
@@ -188,7 +198,11 @@ def test_export_then_import_gives_the_same_records(
     )
     counts = export_all(tmp_path / "export")
     assert counts["deals"] == 3 and counts["deal_lines"] == 1
+    tallies = _tallies()
+    assert tallies[0], "the imported deals' stage entries are tallied"
     for model in (Note, Activity, DealLine, StageEntry, Deal, Person, Organization, Product):
+        model.objects.all().delete()
+    for model in (StageEntryTally, StageStayTally):
         model.objects.all().delete()
     reports = import_all(directory=tmp_path / "export", user=admin)
     assert {k: r["status"] for k, r in reports.items() if isinstance(r, dict)} == {
@@ -204,6 +218,8 @@ def test_export_then_import_gives_the_same_records(
         )
     }, reports
     assert _snapshot() == before
+    # The stage tallies too, once: the deals were tallied without entries, then with them.
+    assert _tallies() == tallies
     # The history comes back too, attached to the new ids (after the entries of the import
     # that read the export back).
     new_won = Deal.objects.get(external_id="31")
