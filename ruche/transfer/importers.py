@@ -31,10 +31,9 @@ from ruche.catalog.models import Product
 from ruche.contacts.models import Organization, Person
 from ruche.core.exceptions import ValidationError
 from ruche.core.history import Actor
-from ruche.forecasting.stage_tallies import tally_deals
 from ruche.pipelines.models import Activity, Deal, DealLine, Pipeline
 from ruche.transfer import parsing as p
-from ruche.transfer.bulk import BulkWriter, HistorySink, id_ranges, id_ranges_q
+from ruche.transfer.bulk import BulkWriter, HistorySink, id_ranges
 from ruche.transfer.checks import Reference, RowChecks, RowErrors, _max_lengths, _reason
 from ruche.transfer.mapping import PRICE, Mapping, field_kind
 from ruche.transfer.models import ImportedRecord, ImportRun
@@ -205,7 +204,6 @@ class Importer(RowChecks, RowWriters):
                 self.bad_rows[0].close()
                 self.report.bad_rows_file = str(self.bad_rows_path)
         self.flush()
-        tally_deals(id_ranges_q("deal_id", self.writers["deal"].created))
         for entity, writer in self.writers.items():
             self.sink.record_created_ranges(entity, writer.created)
         for entity, ids in self.service_created.items():

@@ -21,10 +21,11 @@ from ruche.contacts.services import organization_update, person_update
 from ruche.core.custom_fields import custom_field_create
 from ruche.core.history import Actor, json_safe, record_changes
 from ruche.core.models import Lookup
-from ruche.forecasting.stage_tallies import tallies_follow
+from ruche.forecasting.stage_tallies import tallies_follow, tally_deals
 from ruche.pipelines.models import Activity, Deal, Note
 from ruche.pipelines.services import activity_create, deal_line_add, deal_update, note_create
 from ruche.transfer import parsing as p
+from ruche.transfer.bulk import id_ranges, id_ranges_q
 from ruche.transfer.mapping import CUSTOM, CUSTOM_FIELD_ENTITY
 from ruche.transfer.models import ImportedRecord
 from ruche.transfer.undo import LABELS, deal_entries_state
@@ -103,9 +104,12 @@ class RowWriters:
     """Mixed into `Importer`, which sets writers, sink, report, actor, ref and the mapping."""
 
     def flush(self) -> None:
+        new_deals = id_ranges(list(self.writers["deal"].pending))
         for writer in self.writers.values():
             writer.flush(self.sink)
         self.sink.flush()
+        # Tallied once their entries are written, before a later row may update them.
+        tally_deals(id_ranges_q("deal_id", new_deals))
         if self.updated_records:
             ImportedRecord.objects.bulk_create(
                 ImportedRecord(

@@ -316,3 +316,18 @@ def test_the_tallies_command_finds_and_mends_a_write_around_the_services(rep, ot
     out = io.StringIO()
     call_command("forecast", "tallies", stdout=out)
     assert out.getvalue() == "The stage tallies match the stage entries.\n"
+
+
+def test_a_deal_created_then_updated_by_the_same_file_is_tallied_once(run_import, admin, stages):  # noqa: F811
+    content = "Réf;Titre;Montant;Étape\nX1;Alpha;100;Lead\nX1;Alpha;100;Meeting\n"
+    run, report = run_import("deals", content)
+    assert (report.created, report.updated) == (1, 1), report.errors
+    entries, stays = tally_rows()
+    assert [(row[2], row[7], row[8]) for row in entries] == [
+        (stages[0].pk, 1, 1),
+        (stages[2].pk, 1, 0),
+    ]
+    assert [(row[2], row[6]) for row in stays] == [(stages[0].pk, 1)]
+    assert_tallies_follow()
+    undo_import(run=ImportRun.objects.get(pk=run.pk), user=admin)
+    assert tally_rows() == ([], [])
