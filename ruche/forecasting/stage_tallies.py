@@ -138,6 +138,21 @@ def _tallies(scope: Q) -> Tallies:
     return _entry_tallies(scope), _stay_tallies(scope)
 
 
+# On PostgreSQL the transactions that write deals take turns, from their first deal write to
+# their commit, as SQLite's IMMEDIATE transactions already do. A tally row is shared by the
+# deals of one day, stage, owner and visibility: two transactions changing several deals each
+# would otherwise lock those rows in opposite orders (a deadlock), and a rebuild could miss, or
+# count twice, a deal written while it runs. Every deal write takes the turn first, before it
+# locks any deal row.
+_WRITERS_TURN = 0x52756368
+
+
+def take_writers_turn() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_WRITERS_TURN])
+
+
 def _upsert_sql(model, keys: tuple[str, ...], measures: tuple[str, ...]) -> str:
     table = model._meta.db_table
     columns = ", ".join((*keys, *measures))
@@ -151,8 +166,7 @@ def _upsert_sql(model, keys: tuple[str, ...], measures: tuple[str, ...]) -> str:
 
 def _add(model, keys: tuple[str, ...], measures: tuple[str, ...], amounts: Counter) -> None:
     """Add `amounts` ({(key, measure): amount}) to the model's rows, creating missing rows and
-    deleting those that fall to zero. Keys are written in order, so that two transactions
-    updating the same rows wait for each other instead of deadlocking."""
+    deleting those that fall to zero."""
     by_key: dict[tuple, list[int]] = {}
     for (key, name), amount in amounts.items():
         if amount:
@@ -164,7 +178,7 @@ def _add(model, keys: tuple[str, ...], measures: tuple[str, ...], amounts: Count
         cursor.executemany(_upsert_sql(model, keys, measures), rows)
     decreased = sorted({key[0] for key, values in by_key.items() if values[0] < 0})
     if decreased:
-        model.objects.filter(day__in=decreased, **{measures[0]: 0}).delete()
+        model.objects.filter(day__in=decreased, **dict.fromkeys(measures, 0)).delete()
 
 
 def _apply(after: Tallies, before: Tallies | None = None) -> None:
@@ -180,7 +194,8 @@ def _apply(after: Tallies, before: Tallies | None = None) -> None:
 @contextmanager
 def tallies_follow(scope: Q) -> Iterator[None]:
     """Around a change to some deals (`scope`, a filter on their stage entries such as
-    Q(deal_id=7)): their tallies before the change are replaced by those after it."""
+    Q(deal_id=7)): their tallies before the change are replaced by those after it. The caller
+    has taken the writers' turn and locked the deals (see take_writers_turn)."""
     before = _tallies(scope)
     yield
     _apply(_tallies(scope), before)
@@ -194,6 +209,7 @@ def tally_deals(scope: Q) -> None:
 @transaction.atomic
 def rebuild(pipeline_id: int | None = None) -> None:
     """Compute the tallies again from the entries: of one pipeline, or all."""
+    take_writers_turn()
     scope = Q() if pipeline_id is None else Q(pipeline_id=pipeline_id)
     for model in (StageEntryTally, StageStayTally):
         model.objects.filter(scope).delete()

@@ -31,6 +31,7 @@ from ruche.catalog.models import Product
 from ruche.contacts.models import Organization, Person
 from ruche.core.exceptions import ValidationError
 from ruche.core.history import Actor
+from ruche.forecasting.stage_tallies import take_writers_turn
 from ruche.pipelines.models import Activity, Deal, DealLine, Pipeline
 from ruche.transfer import parsing as p
 from ruche.transfer.bulk import BulkWriter, HistorySink, id_ranges
@@ -163,6 +164,7 @@ class Importer(RowChecks, RowWriters):
         """Read every row once: parse and check it, and write it unless it has problems. The
         caller holds the transaction; with `on_error: abort`, writing stops at the first bad row
         while checking goes on, so that every problem is listed, and the caller rolls back."""
+        take_writers_turn()  # this import writes deals (ruche.forecasting.stage_tallies)
         self.sink = HistorySink(self.actor, self.run.pk)
         self.writers = {
             entity: BulkWriter(model, entity, columns, self.actor, self.run.pk)

@@ -14,7 +14,7 @@ from ruche.contacts.models import Organization, Person
 from ruche.core.exceptions import ValidationError
 from ruche.core.history import Actor, Event, json_safe, record_changes, record_event
 from ruche.core.models import ChangeRecord
-from ruche.forecasting.stage_tallies import tallies_follow
+from ruche.forecasting.stage_tallies import take_writers_turn, tallies_follow
 from ruche.pipelines.models import Activity, Deal, DealLine, Note, StageEntry
 from ruche.pipelines.services.activities import refresh_deal_activity
 from ruche.transfer.bulk import Table, id_ranges, id_ranges_q
@@ -147,8 +147,11 @@ def undo_import(*, run: ImportRun, user) -> dict:
     updated = run.records.filter(action=ImportedRecord.Action.UPDATED).order_by("-id")
     created = _created_ids(run)
     gone = set(created.get("deal", []))
-    restored_deals = {r.record_id for r in updated if r.entity == "deal"}
-    with tallies_follow(id_ranges_q("deal_id", id_ranges(gone | restored_deals))):
+    deal_ranges = id_ranges(gone | {r.record_id for r in updated if r.entity == "deal"})
+    # Its turn, then the deals locked, before their tallies are read: no write in between.
+    take_writers_turn()
+    list(Deal.objects.filter(id_ranges_q("pk", deal_ranges)).select_for_update().values("pk"))
+    with tallies_follow(id_ranges_q("deal_id", deal_ranges)):
         for record in updated:
             counts["restored"] += _restore(record, actor)
         counts["deleted"], touched = _delete_created(run, created, actor, user)

@@ -20,7 +20,7 @@ from ruche.core.money import MAX_MAJOR_AMOUNT, to_major, to_minor, validate_curr
 from ruche.core.permissions import restrict
 from ruche.core.services import lock, owned_values, resolve, resolve_lookup, soft_delete
 from ruche.core.validation import changed_fields, clean_model_fields
-from ruche.forecasting.stage_tallies import tallies_follow, tally_deals
+from ruche.forecasting.stage_tallies import take_writers_turn, tallies_follow, tally_deals
 from ruche.integrations.events import publish
 from ruche.pipelines.lines import line_total_minor, line_vat_minor
 from ruche.pipelines.models import Deal, DealLine, Pipeline, Stage, StageEntry
@@ -351,8 +351,16 @@ def _set_labels(deal: Deal, labels: list[Lookup] | None, actor: Actor, *, new: b
     return True
 
 
+def _lock_deal(actor: Actor, deal_id: int, expected_version: int | None = None) -> Deal:
+    """The deal, locked for this transaction, once it is this transaction's turn to write deals
+    (ruche.forecasting.stage_tallies): the turn first, then the row, in every deal write."""
+    take_writers_turn()
+    return lock(deal_queryset(actor.user), deal_id, label="Deal", expected_version=expected_version)
+
+
 @transaction.atomic
 def deal_create(*, actor: Actor, data: dict[str, Any]) -> Deal:
+    take_writers_turn()
     values = _deal_values(data, actor, None)
     deal = Deal(**values, creator=actor.user)
     if data.get("add_time"):
@@ -378,7 +386,7 @@ def deal_update(
     *, actor: Actor, deal_id: int, data: dict[str, Any], expected_version: int | None = None
 ) -> Deal:
     """Change any fields, the stage and the status of a deal in one versioned write."""
-    deal = lock(deal_queryset(actor.user), deal_id, label="Deal", expected_version=expected_version)
+    deal = _lock_deal(actor, deal_id, expected_version=expected_version)
     labels = _labels(data)
     previous_stage_id = deal.stage_id
     changes = changed_fields(deal, _deal_values(data, actor, deal), DEAL_FIELDS)
@@ -433,10 +441,9 @@ def deal_reopen(*, actor: Actor, deal_id: int) -> Deal:
 
 @transaction.atomic
 def deal_delete(*, actor: Actor, deal_id: int) -> None:
-    deals = deal_queryset(actor.user)
-    lock(deals, deal_id, label="Deal")  # before its tallies are read: no write in between
+    _lock_deal(actor, deal_id)  # before its tallies are read: no write in between
     with tallies_follow(Q(deal_id=deal_id)):
-        soft_delete(deals, deal_id, entity="deal", actor=actor)
+        soft_delete(deal_queryset(actor.user), deal_id, entity="deal", actor=actor)
 
 
 # Lines ----------------------------------------------------------------------------------------
@@ -550,7 +557,7 @@ def _revalue(
 
 @transaction.atomic
 def deal_line_add(*, actor: Actor, deal_id: int, data: dict[str, Any]) -> DealLine:
-    deal = lock(deal_queryset(actor.user), deal_id, label="Deal")
+    deal = _lock_deal(actor, deal_id)
     line = DealLine(deal=deal, **_line_values(data, deal, None))
     _save_line(line)
     _revalue(deal, actor, Event.LINE_ADDED, None, _snapshot(line))
@@ -558,7 +565,7 @@ def deal_line_add(*, actor: Actor, deal_id: int, data: dict[str, Any]) -> DealLi
 
 
 def _lock_line(actor: Actor, deal_id: int, line_id: int) -> tuple[Deal, DealLine]:
-    deal = lock(deal_queryset(actor.user), deal_id, label="Deal")
+    deal = _lock_deal(actor, deal_id)
     return deal, lock(deal.lines.all(), line_id, label="Deal line")
 
 
