@@ -41,6 +41,7 @@ from ruche.core.expressions import DaysBetween, microseconds_between
 from ruche.core.models import ExchangeRate
 from ruche.core.money import minor_exponent, round_half_up, to_major, validate_currency
 from ruche.core.permissions import visibility_q
+from ruche.core.selectors import filter_common
 from ruche.forecasting.models import NO_EARLIER_ENTRY, StageEntryTally, StageStayTally
 from ruche.forecasting.periods import (
     MONTHS_IN,
@@ -54,6 +55,13 @@ from ruche.forecasting.periods import (
     month_index,
     raw_day,
     validate_interval,
+)
+from ruche.forecasting.stage_tallies import (
+    CLOSED_IN,
+    FURTHEST_SQL,
+    MOVED_OUT,
+    REACHED_SQL,
+    WON_HERE,
 )
 from ruche.pipelines.models import Deal, DealLine, Stage, StageEntry
 from ruche.pipelines.selectors import deal_list
@@ -799,22 +807,20 @@ def _history_keys(query: MetricQuery, date_field: str) -> dict:
 TALLY_GROUPS = {None: None, "owner": "owner_id", "team": "owner__team_id"}
 
 
-def _present(filters: dict) -> dict:
-    return {name: value for name, value in filters.items() if value is not None}
-
-
 def _tally_rows(model, user, query: MetricQuery) -> QuerySet:
     """The tally rows of the period the user may see (the one visibility rule reads the same
-    owner, team and visible_to as on the deals), filtered as _entries filters the entries."""
+    owner, team and visible_to as on the deals), filtered as _entries filters the entries;
+    stage conversion's running maximum is in the tallies, so its stage filter is one too."""
     filters = {
         "owner_id": query.owner_id,
         "owner__team_id": query.team_id,
         "currency": query.currency,
         "pipeline_id": query.pipeline_id,
+        "stage_id": query.stage_id,
         "day__gte": query.date_from,
         "day__lte": query.date_to,
     }
-    return model.objects.filter(visibility_q(user), **_present(filters))
+    return filter_common(model.objects.filter(visibility_q(user)), filters, filters)
 
 
 def _tally_keys(query: MetricQuery) -> dict:
@@ -859,7 +865,6 @@ def _stays(user, query: MetricQuery) -> dict[tuple, dict]:
     if query.group_by in TALLY_GROUPS:
         rows = (
             _tally_rows(StageStayTally, user, query)
-            .filter(**_present({"stage_id": query.stage_id}))
             .annotate(**(keys := _tally_keys(query)))
             .values(*keys)
             .annotate(stays=Sum("stays"), total=Sum("stay_us"))
@@ -881,13 +886,8 @@ def _stays_from_entries(user, query: MetricQuery) -> dict[tuple, dict]:
     entry left open), when it closes: one GROUP BY each, each narrowed by its own indexed
     date."""
     entries = _entries(user, query)
-    moved_out = entries.filter(_in_range("left_at", query, is_datetime=True), left_at__isnull=False)
-    closed_in = entries.filter(
-        _in_range("deal__close_time", query, is_datetime=True),
-        left_at__isnull=True,
-        deal__status__in=[Status.WON, Status.LOST],
-        deal__close_time__isnull=False,
-    )
+    moved_out = entries.filter(MOVED_OUT, _in_range("left_at", query, is_datetime=True))
+    closed_in = entries.filter(CLOSED_IN, _in_range("deal__close_time", query, is_datetime=True))
     found: dict[tuple, dict] = {}
     for stays, ended in ((moved_out, "left_at"), (closed_in, "deal__close_time")):
         keys = _history_keys(query, ended)
@@ -931,26 +931,20 @@ def time_in_stage(user, query: MetricQuery) -> MetricResult:
 # over the deal's entries (a window function; entries after the period count as later moves).
 # The entries of the period ("counted") are then reduced to one row per deal and group, since
 # the figures count deals, and those rows are counted per group.
-_CONVERSION_SQL = """
-WITH entries AS ({entries}),
-ranked AS (
-    SELECT entries.*, MAX(order_key) OVER (
-        PARTITION BY deal_key, pipeline_key ORDER BY entered
-        RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING
-    ) AS furthest
-    FROM entries
-),
+_CONVERSION_SQL = f"""
+WITH entries AS ({{entries}}),
+ranked AS (SELECT entries.*, {FURTHEST_SQL} AS furthest FROM entries),
 deals AS (
-    SELECT {keys}, deal_key,
-        MAX(CASE WHEN furthest > order_key OR won_here = 1 THEN 1 ELSE 0 END) AS reached,
+    SELECT {{keys}}, deal_key,
+        MAX({REACHED_SQL}) AS reached,
         MAX(won_here) AS won,
         SUM(won_here) AS won_entries,
         SUM(to_won) AS to_won
     FROM ranked WHERE counted = 1
-    GROUP BY deal_key, {keys}
+    GROUP BY deal_key, {{keys}}
 )
-SELECT {keys}, COUNT(*), SUM(reached), SUM(won), SUM(won_entries), SUM(to_won)
-FROM deals GROUP BY {keys}
+SELECT {{keys}}, COUNT(*), SUM(reached), SUM(won), SUM(won_entries), SUM(to_won)
+FROM deals GROUP BY {{keys}}
 """
 
 
@@ -989,7 +983,6 @@ def stage_conversion_totals(user, query: MetricQuery) -> dict[tuple, dict]:
         first_in |= Q(prev_bucket__lt=F("bucket"))
     rows = (
         _tally_rows(StageEntryTally, user, query)
-        .filter(**_present({"stage_id": query.stage_id}))
         .annotate(**keys, **prior)
         .values(*keys)
         .annotate(
@@ -1018,7 +1011,6 @@ def _conversion_from_entries(user, query: MetricQuery) -> dict[tuple, dict]:
     not carry: one running-maximum pass (_CONVERSION_SQL)."""
     start, end = day_bounds(query.date_from, query.date_to)
     keys = _history_keys(query, "entered_at")
-    won_here = Q(deal__status=Status.WON, deal__pipeline_id=F("pipeline_id"))
     counted = Q(entered_at__lt=end) if end is not None else Q()
     if query.stage_id is not None:
         counted &= Q(stage_id=query.stage_id)
@@ -1032,9 +1024,9 @@ def _conversion_from_entries(user, query: MetricQuery) -> dict[tuple, dict]:
         "pipeline_key": F("pipeline_id"),
         "order_key": F("stage__order_nr"),
         "entered": F("entered_at"),
-        "won_here": _flag(won_here),
+        "won_here": _flag(WON_HERE),
         "counted": _flag(counted) if counted else Value(1),
-        "to_won": Case(When(won_here, then=microseconds_between("deal__won_time", "entered_at"))),
+        "to_won": Case(When(WON_HERE, then=microseconds_between("deal__won_time", "entered_at"))),
     }
     entries_sql, params = (
         entries.annotate(**columns).values(*columns).order_by().query.sql_with_params()

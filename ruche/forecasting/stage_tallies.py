@@ -28,25 +28,37 @@ ENTRY_MEASURES = ("entries", "reached", "won", "to_won_us")
 STAY_MEASURES = ("stays", "stay_us")
 KEYS = ("day", "pipeline_id", "stage_id", "owner_id", "visible_to", "currency")
 
-# Per entry: `furthest`, the highest stage order its deal entered in the same pipeline at that
-# moment or later (a running maximum), and `prev_day`, the day of the deal's previous entry
-# into the same stage; then summed per tally key.
-_ENTRIES_SQL = """
-WITH entries AS ({entries}),
+# What the history-based figures read of an entry, shared with the indicators' fallback on
+# the entries (ruche.forecasting.metrics): whether its deal is won in the entry's pipeline;
+# whether its stay ended, with a move out or with the deal's close in the stage it was won or
+# lost in; and whether the deal went further afterwards, from `furthest`, the highest stage
+# order it entered in the same pipeline at the entry or later (a running maximum).
+WON_HERE = Q(deal__status=Deal.Status.WON, deal__pipeline_id=F("pipeline_id"))
+MOVED_OUT = Q(left_at__isnull=False)
+CLOSED_IN = Q(
+    left_at__isnull=True,
+    deal__status__in=[Deal.Status.WON, Deal.Status.LOST],
+    deal__close_time__isnull=False,
+)
+FURTHEST_SQL = """MAX(order_key) OVER (
+    PARTITION BY deal_key, pipeline_key ORDER BY entered
+    RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING
+)"""
+REACHED_SQL = "CASE WHEN furthest > order_key OR won_here = 1 THEN 1 ELSE 0 END"
+
+# Per entry, `furthest` and `prev_day`, the day of the deal's previous entry into the same
+# stage; then summed per tally key.
+_ENTRIES_SQL = f"""
+WITH entries AS ({{entries}}),
 ranked AS (
-    SELECT entries.*,
-        MAX(order_key) OVER (
-            PARTITION BY deal_key, pipeline_key ORDER BY entered
-            RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING
-        ) AS furthest,
+    SELECT entries.*, {FURTHEST_SQL} AS furthest,
         LAG(entry_day) OVER (
             PARTITION BY deal_key, stage_key ORDER BY entered, entry_key
         ) AS prev_day
     FROM entries
 )
 SELECT entry_day, pipeline_key, stage_key, owner_key, visible, cur, prev_day,
-    COUNT(*), SUM(CASE WHEN furthest > order_key OR won_here = 1 THEN 1 ELSE 0 END),
-    SUM(won_here), SUM(to_won)
+    COUNT(*), SUM({REACHED_SQL}), SUM(won_here), SUM(to_won)
 FROM ranked
 GROUP BY entry_day, pipeline_key, stage_key, owner_key, visible, cur, prev_day
 """
@@ -59,7 +71,6 @@ def _entries(scope: Q) -> QuerySet[StageEntry]:
 
 
 def _entry_tallies(scope: Q) -> Counter:
-    won_here = Q(deal__status=Deal.Status.WON, deal__pipeline_id=F("pipeline_id"))
     columns = {
         "deal_key": F("deal_id"),
         "pipeline_key": F("pipeline_id"),
@@ -71,9 +82,9 @@ def _entry_tallies(scope: Q) -> Counter:
         "owner_key": F("deal__owner_id"),
         "visible": F("deal__visible_to"),
         "cur": F("deal__currency"),
-        "won_here": Case(When(won_here, then=Value(1)), default=Value(0)),
+        "won_here": Case(When(WON_HERE, then=Value(1)), default=Value(0)),
         "to_won": Case(
-            When(won_here, then=microseconds_between("deal__won_time", "entered_at")),
+            When(WON_HERE, then=microseconds_between("deal__won_time", "entered_at")),
             default=Value(0),
         ),
     }
@@ -96,22 +107,16 @@ def _entry_tallies(scope: Q) -> Counter:
 
 
 def _stay_tallies(scope: Q) -> Counter:
-    moved_out = Q(left_at__isnull=False)
-    closed_in = Q(
-        left_at__isnull=True,
-        deal__status__in=[Deal.Status.WON, Deal.Status.LOST],
-        deal__close_time__isnull=False,
-    )
     rows = (
         _entries(scope)
-        .filter(moved_out | closed_in)
+        .filter(MOVED_OUT | CLOSED_IN)
         .annotate(
             end_day=Case(
-                When(moved_out, then=local_day_expression("left_at")),
+                When(MOVED_OUT, then=local_day_expression("left_at")),
                 default=local_day_expression("deal__close_time"),
             ),
             length=Case(
-                When(moved_out, then=microseconds_between("left_at", "entered_at")),
+                When(MOVED_OUT, then=microseconds_between("left_at", "entered_at")),
                 default=microseconds_between("deal__close_time", "entered_at"),
             ),
         )
@@ -195,7 +200,7 @@ def _apply(after: Tallies, before: Tallies | None = None) -> None:
 def tallies_follow(scope: Q) -> Iterator[None]:
     """Around a change to some deals (`scope`, a filter on their stage entries such as
     Q(deal_id=7)): their tallies before the change are replaced by those after it. The caller
-    has taken the writers' turn and locked the deals (see take_writers_turn)."""
+    has taken the writers' turn (take_writers_turn), so that no other write comes between."""
     before = _tallies(scope)
     yield
     _apply(_tallies(scope), before)

@@ -148,9 +148,7 @@ def undo_import(*, run: ImportRun, user) -> dict:
     created = _created_ids(run)
     gone = set(created.get("deal", []))
     deal_ranges = id_ranges(gone | {r.record_id for r in updated if r.entity == "deal"})
-    # Its turn, then the deals locked, before their tallies are read: no write in between.
-    take_writers_turn()
-    list(Deal.objects.filter(id_ranges_q("pk", deal_ranges)).select_for_update().values("pk"))
+    take_writers_turn()  # before the deals' tallies are read: no other write in between
     with tallies_follow(id_ranges_q("deal_id", deal_ranges)):
         for record in updated:
             counts["restored"] += _restore(record, actor)

@@ -441,7 +441,7 @@ def deal_reopen(*, actor: Actor, deal_id: int) -> Deal:
 
 @transaction.atomic
 def deal_delete(*, actor: Actor, deal_id: int) -> None:
-    _lock_deal(actor, deal_id)  # before its tallies are read: no write in between
+    take_writers_turn()  # before its tallies are read: no other write in between
     with tallies_follow(Q(deal_id=deal_id)):
         soft_delete(deal_queryset(actor.user), deal_id, entity="deal", actor=actor)
 
