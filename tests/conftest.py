@@ -13,7 +13,7 @@ from django.forms.models import model_to_dict
 from ruche.accounts.models import Company, User
 from ruche.core.history import Actor
 from ruche.core.models import ChangeRecord, Lookup
-from ruche.forecasting.models import StageEntryTally, StageStayTally
+from ruche.forecasting.models import MrrTally, StageEntryTally, StageStayTally
 from ruche.pipelines.models import Activity, Deal, DealLine, Pipeline, Stage, StageEntry
 from tests.browser import browser, page_as  # noqa: F401 - fixtures of the browser tests
 from tests.factories import TeamFactory, UserFactory
@@ -119,8 +119,8 @@ def _state(instance) -> dict:
 @pytest.fixture
 def unchanged():
     """`with unchanged(deal, org), pytest.raises(ValidationError): ...` asserts that the refused
-    call left the given rows, and every history, stage-entry, line and activity row, as they
-    were. Put `pytest.raises` last so the error is caught before the comparison."""
+    call left the given rows, and every history, stage-entry, tally, line and activity row, as
+    they were. Put `pytest.raises` last so the error is caught before the comparison."""
 
     @contextmanager
     def check(*instances):
@@ -131,6 +131,7 @@ def unchanged():
                 "stage_entries": list(StageEntry.objects.values()),
                 "stage_tallies": list(StageEntryTally.objects.values())
                 + list(StageStayTally.objects.values()),
+                "mrr_tally": list(MrrTally.objects.values()),
                 "lines": list(DealLine.objects.values()),
                 "activities": list(Activity.objects.values()),
                 "deals": Deal.objects.count(),

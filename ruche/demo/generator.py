@@ -64,7 +64,7 @@ from ruche.core.models import ChangeRecord, Lookup, Visibility
 from ruche.demo import data
 from ruche.demo.billing import generate_billing
 from ruche.demo.bulk import BulkTable
-from ruche.forecasting.stage_tallies import rebuild as rebuild_tallies
+from ruche.forecasting.stage_tallies import rebuild_all as rebuild_tallies
 from ruche.pipelines.lines import line_total_minor, line_vat_minor
 from ruche.pipelines.models import Activity, Deal, DealLine, Note, Pipeline, Stage, StageEntry
 

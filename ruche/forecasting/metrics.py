@@ -14,7 +14,7 @@ import datetime as dt
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection
@@ -42,6 +42,7 @@ from ruche.core.models import ExchangeRate
 from ruche.core.money import minor_exponent, round_half_up, to_major, validate_currency
 from ruche.core.permissions import visibility_q
 from ruche.core.selectors import filter_common
+from ruche.forecasting import mrr_tallies
 from ruche.forecasting.models import NO_EARLIER_ENTRY, StageEntryTally, StageStayTally
 from ruche.forecasting.periods import (
     MONTHS_IN,
@@ -1073,97 +1074,17 @@ def stage_conversion(user, query: MetricQuery) -> MetricResult:
 
 # Recurring revenue: MRR and its movements ---------------------------------------------------------
 
-# Per customer (organisation, or the deal itself without one) and currency with a change in
-# the window: its MRR before the window (the contracts running then), the month-by-month change
-# of its MRR in the window (contracts starting minus contracts ending), its MRR after each
-# change (the opening MRR plus a running sum, a window function), and the change classified;
-# then summed per month and currency. One more row per currency, at month first - 1, carries
-# the whole MRR before the window: only the window's changes are ranked, not the history's.
-# The opening MRR is summed for every customer and left-joined to the changes: keeping only
-# the customers with a change cost a second pass over the changes. The MRR after a change is
-# cast to an integer so that its comparisons are not done in numerics on PostgreSQL.
-_MRR_SQL = """
-WITH contracts AS (
-    SELECT customer, cur, start_month, start_month + term AS end_month, monthly
-    FROM ({contracts}) AS recurring
-),
-events AS (
-    SELECT customer, cur, start_month AS month, monthly AS delta FROM contracts
-    WHERE start_month >= %s AND start_month <= %s
-    UNION ALL
-    SELECT customer, cur, end_month, -monthly FROM contracts
-    WHERE end_month >= %s AND end_month <= %s
-),
-changes AS (
-    SELECT customer, cur, month, CAST(SUM(delta) AS BIGINT) AS delta FROM events
-    GROUP BY customer, cur, month
-),
-running_before AS (
-    SELECT customer, cur, monthly FROM contracts
-    WHERE start_month < %s AND (end_month IS NULL OR end_month >= %s)
-),
-opening AS (
-    SELECT customer, cur, CAST(SUM(monthly) AS BIGINT) AS mrr FROM running_before
-    GROUP BY customer, cur
-),
-running AS (
-    SELECT changes.cur, changes.month, changes.delta,
-           CAST(COALESCE(opening.mrr, 0) + SUM(changes.delta) OVER (
-               PARTITION BY changes.customer, changes.cur ORDER BY changes.month
-           ) AS BIGINT) AS after
-    FROM changes
-    LEFT JOIN opening ON opening.customer = changes.customer AND opening.cur = changes.cur
-)
-SELECT month, cur,
-    SUM(delta),
-    SUM(CASE WHEN after - delta = 0 AND after > 0 THEN after ELSE 0 END),
-    SUM(CASE WHEN after - delta > 0 AND after > 0 AND delta > 0 THEN delta ELSE 0 END),
-    SUM(CASE WHEN after - delta > 0 AND after > 0 AND delta < 0 THEN -delta ELSE 0 END),
-    SUM(CASE WHEN after - delta > 0 AND after = 0 THEN -delta ELSE 0 END)
-FROM running GROUP BY month, cur
-UNION ALL
-SELECT %s, cur, SUM(monthly), 0, 0, 0, 0 FROM running_before GROUP BY cur
-ORDER BY 1, 2
-"""
-MRR_MOVES = ("new", "expansion", "contraction", "churned")
-
-
-def _recurring_contracts(user, query: MetricQuery) -> QuerySet:
-    """The recurring deals won (current status), one row each: customer, currency, first
-    month (start date, else won day), term in months (None: no term), monthly amount."""
-    start = Coalesce(
-        bucket_expression("recurring_start_date", "month", is_datetime=False),
-        bucket_expression("won_time", "month", is_datetime=True),
-    )
-    return (
-        metric_deals(user, query)
-        .filter(
-            status=Status.WON,
-            revenue_type=Deal.RevenueType.RECURRING,
-            recurring_monthly_minor__isnull=False,
-            won_time__isnull=False,
-        )
-        .annotate(
-            customer=Coalesce(F("org_id"), Value(0) - F("pk")),
-            cur=F("currency"),
-            start_month=start,
-            term=F("recurring_term_months"),
-            monthly=F("recurring_monthly_minor"),
-        )
-        .values("customer", "cur", "start_month", "term", "monthly")
-    )
-
 
 def mrr_changes(user, query: MetricQuery, first: int, last: int) -> list[tuple]:
-    """(month index, currency, net change, new, expansion, contraction, churned) in minor
-    units of the currency, for every month from `first` to `last` where some customer's MRR
-    changed, after a row (month first - 1, currency, MRR then, 0, 0, 0, 0): one query."""
-    contracts_sql, params = _recurring_contracts(user, query).query.sql_with_params()
-    window = (first, last, first, last, first, first, first - 1)
-    with connection.cursor() as cursor:
-        cursor.execute(_MRR_SQL.format(contracts=contracts_sql), (*params, *window))
-        # PostgreSQL sums (and EXTRACT) come back as numerics: integers here.
-        return [(int(m), cur, *(int(v) for v in sums)) for m, cur, *sums in cursor.fetchall()]
+    """The MRR moves of mrr_tallies.moves for the contracts `user` may see, filtered, in
+    month and currency order. Without a filter inside customers, the shared customers' moves
+    are read from the tally and only the private customers' computed."""
+    deals = metric_deals(user, query)
+    if not mrr_tallies.uses_tally(asdict(query)):
+        return mrr_tallies.moves(deals, first, last)
+    private = mrr_tallies.moves(deals.filter(mrr_tallies.private_customers()), first, last)
+    shared = mrr_tallies.tallied_moves(query.currency, first, last)
+    return sorted(private + shared, key=lambda row: row[:2])
 
 
 def _mrr_months(query: MetricQuery) -> tuple[int, int]:
@@ -1203,7 +1124,7 @@ def mrr(user, query: MetricQuery) -> MetricResult:
     change_months: list[int] = []
     states: list[dict[str, int]] = []
     running: dict[str, int] = defaultdict(int)
-    moves: dict[int, dict] = defaultdict(lambda: dict.fromkeys(MRR_MOVES, 0))
+    moves: dict[int, dict] = defaultdict(lambda: dict.fromkeys(mrr_tallies.MOVES, 0))
     changes = mrr_changes(user, query, first, last)
     rate_from = _month_rates(converter, {cur for _month, cur, *_sums in changes}, first, last)
     for month, cur, net, *amounts in changes:
@@ -1216,7 +1137,7 @@ def mrr(user, query: MetricQuery) -> MetricResult:
         if first <= month <= last:
             day = _first_day(month)
             target = moves[(month - offset) // size]
-            for name, amount in zip(MRR_MOVES, amounts, strict=True):
+            for name, amount in zip(mrr_tallies.MOVES, amounts, strict=True):
                 target[name] += (
                     converter.minor(amount, cur, rate_from(cur, day), day) if amount else 0
                 )
@@ -1231,7 +1152,7 @@ def mrr(user, query: MetricQuery) -> MetricResult:
         total = sum(
             converter.minor(v, cur, rate_from(cur, day), day) for cur, v in state.items() if v
         )
-        period_moves = moves.get(bucket, dict.fromkeys(MRR_MOVES, 0))
+        period_moves = moves.get(bucket, dict.fromkeys(mrr_tallies.MOVES, 0))
         net = sum(period_moves[n] for n in ("new", "expansion"))
         net -= sum(period_moves[n] for n in ("contraction", "churned"))
         period = bucket_period(kind, bucket, query.fiscal_start)

@@ -305,3 +305,22 @@ class StageStayTally(StageTally):
                 name="stagestaytally_key",
             )
         ]
+
+
+class MrrTally(models.Model):
+    """The MRR moves of the shared customers (every recurring contract of theirs visible to
+    everyone) in a month and currency, summed (ruche.forecasting.mrr_tallies keeps them in step
+    with the deals, in the same transaction). `month` is a month index (year x 12 + month - 1);
+    `change` = new + expansion - contraction - churned, so the MRR at a month is the sum of
+    the changes up to it."""
+
+    month = models.IntegerField()
+    currency = models.CharField(max_length=3)
+    change = models.BigIntegerField()
+    new = models.BigIntegerField()
+    expansion = models.BigIntegerField()
+    contraction = models.BigIntegerField()
+    churned = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["month", "currency"], name="mrrtally_key")]

@@ -7,6 +7,9 @@ transaction (`tallies_follow`); new deals add theirs (`tally_deals`). A contribu
 in SQL, with the window functions the indicators would otherwise run over every entry of a
 period. A stage's order decides which later stage is "further": reordering a pipeline's stages
 rebuilds that pipeline's tallies (`rebuild`).
+
+The same two calls keep the MRR tally (ruche.forecasting.mrr_tallies) in step: they are what
+every deal write already goes through.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from django.db import connection, transaction
 from django.db.models import Case, Count, F, Q, QuerySet, Sum, Value, When
 
 from ruche.core.expressions import microseconds_between
+from ruche.forecasting import mrr_tallies
 from ruche.forecasting.models import NO_EARLIER_ENTRY, StageEntryTally, StageStayTally
 from ruche.forecasting.periods import local_day_expression, raw_day
+from ruche.forecasting.tally_rows import add_to_tally
 from ruche.pipelines.models import Deal, StageEntry
 
 ENTRY_MEASURES = ("entries", "reached", "won", "to_won_us")
@@ -158,67 +163,54 @@ def take_writers_turn() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_WRITERS_TURN])
 
 
-def _upsert_sql(model, keys: tuple[str, ...], measures: tuple[str, ...]) -> str:
-    table = model._meta.db_table
-    columns = ", ".join((*keys, *measures))
-    marks = ", ".join(["%s"] * (len(keys) + len(measures)))
-    added = ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in measures)
-    return (
-        f"INSERT INTO {table} ({columns}) VALUES ({marks}) "
-        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {added}"
-    )
-
-
-def _add(model, keys: tuple[str, ...], measures: tuple[str, ...], amounts: Counter) -> None:
-    """Add `amounts` ({(key, measure): amount}) to the model's rows, creating missing rows and
-    deleting those that fall to zero."""
-    by_key: dict[tuple, list[int]] = {}
-    for (key, name), amount in amounts.items():
-        if amount:
-            by_key.setdefault(key, [0] * len(measures))[measures.index(name)] = amount
-    if not by_key:
-        return
-    rows = [(*key, *values) for key, values in sorted(by_key.items())]
-    with connection.cursor() as cursor:
-        cursor.executemany(_upsert_sql(model, keys, measures), rows)
-    decreased = sorted({key[0] for key, values in by_key.items() if values[0] < 0})
-    if decreased:
-        model.objects.filter(day__in=decreased, **dict.fromkeys(measures, 0)).delete()
-
-
 def _apply(after: Tallies, before: Tallies | None = None) -> None:
     entries, stays = after
     if before is not None:
         entries, stays = entries.copy(), stays.copy()
         entries.subtract(before[0])
         stays.subtract(before[1])
-    _add(StageEntryTally, (*KEYS, "prev_day"), ENTRY_MEASURES, entries)
-    _add(StageStayTally, KEYS, STAY_MEASURES, stays)
+    add_to_tally(StageEntryTally, (*KEYS, "prev_day"), ENTRY_MEASURES, entries)
+    add_to_tally(StageStayTally, KEYS, STAY_MEASURES, stays)
+
+
+def _deals(scope: Q) -> QuerySet[Deal]:
+    return Deal.objects.filter(pk__in=StageEntry.objects.filter(scope).values("deal_id"))
 
 
 @contextmanager
 def tallies_follow(scope: Q) -> Iterator[None]:
     """Around a change to some deals (`scope`, a filter on their stage entries such as
-    Q(deal_id=7)): their tallies before the change are replaced by those after it. The caller
-    has taken the writers' turn (take_writers_turn), so that no other write comes between."""
+    Q(deal_id=7)): their tallies before the change are replaced by those after it, and so are
+    their customers' MRR moves. The caller has taken the writers' turn (take_writers_turn), so
+    that no other write comes between."""
     before = _tallies(scope)
-    yield
+    with mrr_tallies.follow(_deals(scope)):
+        yield
     _apply(_tallies(scope), before)
 
 
 def tally_deals(scope: Q) -> None:
-    """Add the tallies of new deals (their entries written without `tallies_follow`)."""
+    """Add the tallies of new deals (their entries written without `tallies_follow`), and the
+    MRR moves they bring."""
     _apply(_tallies(scope))
+    mrr_tallies.tally_new(_deals(scope))
 
 
 @transaction.atomic
 def rebuild(pipeline_id: int | None = None) -> None:
-    """Compute the tallies again from the entries: of one pipeline, or all."""
+    """Compute the stage tallies again from the entries: of one pipeline, or all."""
     take_writers_turn()
     scope = Q() if pipeline_id is None else Q(pipeline_id=pipeline_id)
     for model in (StageEntryTally, StageStayTally):
         model.objects.filter(scope).delete()
     _apply(_tallies(scope))
+
+
+@transaction.atomic
+def rebuild_all() -> None:
+    """Compute every tally again: the stage tallies and the MRR tally."""
+    rebuild()
+    mrr_tallies.rebuild()
 
 
 def _stored() -> Tallies:
@@ -236,11 +228,12 @@ def _stored() -> Tallies:
 
 
 def drift() -> int:
-    """How many tally amounts differ from those computed again from the entries: 0 unless a
-    write went around the services, or the company's time zone changed since they were
-    computed (their days are local days)."""
+    """How many tally amounts (stage and MRR) differ from those computed again from the
+    entries and contracts: 0 unless a write went around the services, or the company's time
+    zone changed since they were computed (their days and months are local)."""
     fresh = _tallies(Q())
-    return sum(
+    differing = sum(
         len({key for key in stored.keys() | computed.keys() if stored[key] != computed[key]})
         for stored, computed in zip(_stored(), fresh, strict=True)
     )
+    return differing + mrr_tallies.drift()

@@ -311,11 +311,11 @@ def test_the_tallies_command_finds_and_mends_a_write_around_the_services(rep, ot
     out = io.StringIO()
     call_command("forecast", "tallies", stdout=out)
     # The entry counted under rep, and not under other_rep.
-    assert out.getvalue() == "2 stage tally amounts differed: computed again.\n"
+    assert out.getvalue() == "2 tally amounts (stage, MRR) differed: computed again.\n"
     assert {row[3] for row in tally_rows()[0]} == {other_rep.pk}
     out = io.StringIO()
     call_command("forecast", "tallies", stdout=out)
-    assert out.getvalue() == "The stage tallies match the stage entries.\n"
+    assert out.getvalue() == "The stage and MRR tallies match the stage entries and contracts.\n"
 
 
 def test_a_deal_created_then_updated_by_the_same_file_is_tallied_once(run_import, admin, stages):  # noqa: F811

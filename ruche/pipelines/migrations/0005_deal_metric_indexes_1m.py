@@ -1,4 +1,4 @@
-"""MRR's recurring contracts (ruche.forecasting.metrics._recurring_contracts) in a partial
+"""MRR's recurring contracts (ruche.forecasting.mrr_tallies.contracts) in a partial
 covering index on PostgreSQL: the won recurring deals alone (about a sixth of the deals) with
 the columns MRR reads (18 MB on a million deals), instead of the won part of the wide
 deal_won_metrics index (164 MB in all). SQLite's planner keeps deal_won_metrics (it has no

@@ -66,9 +66,13 @@ DEAL_FIELDS = (
     "close_time",
     "external_id",
 )
-# The fields the stage tallies read (ruche.forecasting.stage_tallies).
+# What the stage tallies and the MRR tally read of a deal (ruche.forecasting.stage_tallies).
 TALLIED_FIELDS = frozenset(
-    ("owner", "visible_to", "pipeline", "stage", "status", "currency", "won_time", "close_time")
+    (
+        *("owner", "visible_to", "pipeline", "stage", "status", "currency", "won_time"),
+        *("close_time", "org", "revenue_type", "recurring_monthly_minor"),
+        *("recurring_term_months", "recurring_start_date"),
+    )
 )
 COPIED_FIELDS = (
     "title",
@@ -235,11 +239,12 @@ def _money_values(data: dict, deal: Deal | None) -> dict:
             )
         values["value_minor"] = to_minor(data["value"], currency, field="value")
     if "recurring_monthly" in data:
+        monthly = data["recurring_monthly"]
         values["recurring_monthly_minor"] = (
-            None
-            if data["recurring_monthly"] is None
-            else (to_minor(data["recurring_monthly"], currency, field="recurring_monthly"))
+            None if monthly is None else to_minor(monthly, currency, field="recurring_monthly")
         )
+        if (values["recurring_monthly_minor"] or 0) < 0:  # MRR is never negative
+            raise ValidationError({"recurring_monthly": "The monthly amount cannot be negative."})
     return values
 
 

@@ -121,7 +121,7 @@ class Command(BaseCommand):
     def _tallies(self):
         differing = stage_tallies.drift()
         if differing:
-            stage_tallies.rebuild()
-            self.stdout.write(f"{differing} stage tally amounts differed: computed again.")
+            stage_tallies.rebuild_all()
+            self.stdout.write(f"{differing} tally amounts (stage, MRR) differed: computed again.")
         else:
-            self.stdout.write("The stage tallies match the stage entries.")
+            self.stdout.write("The stage and MRR tallies match the stage entries and contracts.")
