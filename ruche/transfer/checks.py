@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from functools import lru_cache
 
 from babel import Locale
@@ -71,6 +72,27 @@ ACTIVITY_TYPES = {
     "deadline": "deadline",
     "echeance": "deadline",
 }
+
+REVENUE_TYPES = {
+    "one off": Deal.RevenueType.ONE_OFF,
+    "ponctuel": Deal.RevenueType.ONE_OFF,
+    "ponctuelle": Deal.RevenueType.ONE_OFF,
+    "vente ponctuelle": Deal.RevenueType.ONE_OFF,
+    "one time": Deal.RevenueType.ONE_OFF,
+    "recurring": Deal.RevenueType.RECURRING,
+    "recurrent": Deal.RevenueType.RECURRING,
+    "recurrente": Deal.RevenueType.RECURRING,
+    "abonnement": Deal.RevenueType.RECURRING,
+    "subscription": Deal.RevenueType.RECURRING,
+    "services": Deal.RevenueType.SERVICES,
+    "service": Deal.RevenueType.SERVICES,
+    "prestation": Deal.RevenueType.SERVICES,
+    "prestations": Deal.RevenueType.SERVICES,
+    "prestation de services": Deal.RevenueType.SERVICES,
+}
+# A recurring contract's term, as the API accepts it (ruche/api/deals.py): "12", "12 mois".
+TERM_MONTHS = (1, 600)
+_MONTHS_UNIT = re.compile(r"\s*(?:mois|months?)\s*$", re.IGNORECASE)
 
 VISIBILITY_WORDS = {
     "1": Visibility.OWNER,
@@ -407,6 +429,25 @@ class RowChecks:
             raise p.ParseError(f"Unknown status {value!r}: open, won or lost.")
         return status
 
+    def _cell_revenue_type(self, raw) -> str:
+        value = p.text(raw)
+        kind = REVENUE_TYPES.get(p.normalise_key(value))
+        if kind is None:
+            raise p.ParseError(f"Unknown revenue type {value!r}: one_off, recurring or services.")
+        return kind
+
+    def _cell_term_months(self, raw) -> int:
+        """A recurring contract's term: a whole number of months, in the range the API takes."""
+        value = p.text(raw)
+        try:
+            months = p.parse_int(_MONTHS_UNIT.sub("", value))
+        except p.ParseError:
+            raise p.ParseError(f"{value!r} is not a number of months.") from None
+        low, high = TERM_MONTHS
+        if not low <= months <= high:
+            raise p.ParseError(f"A term is {low} to {high} months, not {value!r}.")
+        return months
+
     def _cell_activity_type(self, raw) -> str:
         value = p.text(raw)
         kind = ACTIVITY_TYPES.get(p.normalise_key(value))
@@ -735,9 +776,11 @@ class RowChecks:
             values["value"] = amount
             if amount < 0:
                 errors.append((self.header_of("value"), "A deal value cannot be negative."))
+        currency = self._monthly_amount(values, currency, errors)
         if currency or not existing:
             values["currency"] = currency = currency or self.default_currency
         self._check_amount(values, "value", currency or self.default_currency, errors)
+        self._check_amount(values, "recurring_monthly", currency or self.default_currency, errors)
         if values.get("probability") is not None:
             values["probability"] = int(values["probability"])
         if values.get("org_siren"):
@@ -753,6 +796,20 @@ class RowChecks:
         self._custom(values, errors)
         if errors:
             raise RowErrors(errors)
+
+    def _monthly_amount(self, values: dict, currency: str | None, errors: list) -> str | None:
+        """A recurring contract's monthly amount is in the deal's currency, as its value: a
+        currency written in the cell must be that one (or, if none is known, becomes it)."""
+        if values.get("recurring_monthly") is None:
+            return currency
+        amount, found = values["recurring_monthly"]
+        column = self.header_of("recurring_monthly")
+        if currency and found and found != currency:
+            errors.append((column, f"The monthly amount is in {found} and the deal in {currency}."))
+        values["recurring_monthly"] = amount
+        if amount < 0:
+            errors.append((column, "A monthly amount cannot be negative."))
+        return currency or found
 
     def _check_deal_lines(self, values: dict) -> None:
         errors: list = []

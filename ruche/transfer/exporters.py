@@ -32,6 +32,10 @@ def _iso(value) -> str:
     return "" if value is None else value.isoformat()
 
 
+def _major(amount_minor: int | None, currency: str):
+    return None if amount_minor is None else to_major(amount_minor, currency)
+
+
 def _json(value) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else ""
 
@@ -254,6 +258,9 @@ def export_all(directory: str | Path) -> dict[str, int]:
             "description",
             "win_loss_report",
             "revenue_type",
+            "recurring_monthly",
+            "recurring_term_months",
+            "recurring_start_date",
             "visible_to",
             "external_id",
             "add_time",
@@ -285,6 +292,9 @@ def export_all(directory: str | Path) -> dict[str, int]:
                 d.description,
                 d.win_loss_report,
                 d.revenue_type,
+                _major(d.recurring_monthly_minor, d.currency),
+                d.recurring_term_months,
+                _iso(d.recurring_start_date),
                 d.visible_to,
                 d.external_id,
                 _iso(d.add_time),

@@ -336,7 +336,48 @@ FIELDS: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
         "next_step": ("text", ("next step", "prochaine etape")),
         "description": ("text", ("description", "notes", "commentaire")),
         "win_loss_report": ("text", ("win loss report",)),
-        "revenue_type": ("text", ("revenue type",)),
+        "revenue_type": (
+            "revenue_type",
+            ("revenue type", "type de revenu", "type de chiffre d affaires", "deal revenue type"),
+        ),
+        # A recurring contract (docs/metrics.md, "MRR and ARR"): the monthly amount, in the
+        # deal's currency, for a term in months (none: no end) from a start date.
+        "recurring_monthly": (
+            "amount",
+            (
+                "mrr",
+                "mensualite",
+                "montant mensuel",
+                "montant mensuel ht",
+                "abonnement mensuel",
+                "recurring monthly amount",
+                "monthly amount",
+                "monthly recurring revenue",
+            ),
+        ),
+        "recurring_term_months": (
+            "term_months",
+            (
+                "duree mois",
+                "duree en mois",
+                "duree du contrat",
+                "duree d engagement",
+                "engagement mois",
+                "term months",
+                "contract term",
+            ),
+        ),
+        "recurring_start_date": (
+            "date",
+            (
+                "date de debut",
+                "debut du contrat",
+                "date de debut du contrat",
+                "date de debut d abonnement",
+                "start date",
+                "contract start date",
+            ),
+        ),
         "visible_to": ("visibility", ("visible to", "deal visible to")),
         "add_time": (
             "datetime",
@@ -481,6 +522,8 @@ PIPEDRIVE_HEADERS = {
         "deal deal created": "add_time",
         "deal owner": "owner",
         "deal creator": None,
+        # Pipedrive computes its MRR from the deal's products: not the amount a deal states.
+        "deal mrr": None,
     },
     "persons": {
         "person id": "external_id",

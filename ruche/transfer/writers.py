@@ -88,6 +88,9 @@ DEAL_COLUMNS = (
     "win_loss_report",
     "external_id",
     "revenue_type",
+    "recurring_monthly_minor",
+    "recurring_term_months",
+    "recurring_start_date",
     "stage_change_time",
     "won_time",
     "lost_time",
@@ -514,6 +517,9 @@ class RowWriters:
                 )
             },
             "revenue_type": values.get("revenue_type") or Deal.RevenueType.ONE_OFF,
+            "recurring_monthly_minor": values.get("recurring_monthly_minor"),
+            "recurring_term_months": values.get("recurring_term_months"),
+            "recurring_start_date": values.get("recurring_start_date"),
             "stage_change_time": stage_change,
             "won_time": won_time,
             "lost_time": lost_time,
@@ -572,6 +578,11 @@ class RowWriters:
             "expected_close_date",
             "probability",
             "visible_to",
+            "revenue_type",
+            # deal_update converts the monthly amount in the deal's (new) currency.
+            "recurring_monthly",
+            "recurring_term_months",
+            "recurring_start_date",
         ):
             if values.get(key) not in (None, ""):
                 data[key] = values[key]

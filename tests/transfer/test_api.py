@@ -20,8 +20,9 @@ UNKNOWN_FIELD = (
     "value, currency, pipeline, stage, status, owner, org, org_external_id, org_siren, "
     "org_ruche_id, person, person_email, person_phone, person_external_id, person_ruche_id, "
     "expected_close_date, probability, lost_reason, source, labels, competitor, next_step, "
-    "description, win_loss_report, revenue_type, visible_to, add_time, won_time, lost_time, "
-    "close_time, stage_change_time, custom_fields_json."
+    "description, win_loss_report, revenue_type, recurring_monthly, recurring_term_months, "
+    "recurring_start_date, visible_to, add_time, won_time, lost_time, close_time, "
+    "stage_change_time, custom_fields_json."
 )
 MAPPING = {
     "columns": {"Ref": "external_id", "Amount": "value", "Company": "org"},

@@ -5,7 +5,8 @@ from django.core.management import call_command
 from ruche.catalog.models import Product
 from ruche.contacts.models import Organization, Person
 from ruche.core.models import ChangeRecord, CustomField
-from ruche.forecasting.models import StageEntryTally, StageStayTally
+from ruche.forecasting.models import MrrTally, StageEntryTally, StageStayTally
+from ruche.forecasting.mrr_tallies import MEASURES as MRR_MEASURES
 from ruche.forecasting.stage_tallies import ENTRY_MEASURES, STAY_MEASURES
 from ruche.forecasting.stage_tallies import KEYS as TALLY_KEYS
 from ruche.pipelines.models import Activity, Deal, DealLine, Note, StageEntry
@@ -134,6 +135,10 @@ def _snapshot():
                 "stage_change_time",
                 "external_id",
                 "custom_fields",
+                "revenue_type",
+                "recurring_monthly_minor",
+                "recurring_term_months",
+                "recurring_start_date",
             ],
         ),
         "lines": rows(
@@ -161,10 +166,11 @@ def _snapshot():
     }
 
 
-def _tallies() -> tuple[list, list]:
+def _tallies() -> tuple[list, list, list]:
     return (
         sorted(StageEntryTally.objects.values_list(*TALLY_KEYS, "prev_day", *ENTRY_MEASURES)),
         sorted(StageStayTally.objects.values_list(*TALLY_KEYS, *STAY_MEASURES)),
+        sorted(MrrTally.objects.values_list("month", "currency", *MRR_MEASURES)),
     )
 
 
@@ -181,7 +187,7 @@ def test_export_then_import_gives_the_same_records(
     ):
         run_import(entity, content, name=f"{entity}.csv", custom_fields="create")
     from ruche.core.history import Actor
-    from ruche.pipelines.services import deal_line_add
+    from ruche.pipelines.services import deal_line_add, deal_update
 
     deal = Deal.objects.get(external_id="33")
     deal_line_add(
@@ -189,7 +195,19 @@ def test_export_then_import_gives_the_same_records(
         deal_id=deal.pk,
         data={"product_id": Product.objects.get().pk, "quantity": "2"},
     )
+    # The won deal is a recurring contract: 150.00 a month for a year from June 2024.
+    deal_update(
+        actor=Actor.for_user(admin),
+        deal_id=Deal.objects.get(external_id="31").pk,
+        data={
+            "revenue_type": "recurring",
+            "recurring_monthly": "150.00",
+            "recurring_term_months": 12,
+            "recurring_start_date": dt.date(2024, 6, 1),
+        },
+    )
     before = _snapshot()
+    assert ("recurring", 15000, 12, dt.date(2024, 6, 1)) in [d[-4:] for d in before["deals"]]
     won = Deal.objects.get(external_id="31")
     won_history = list(
         ChangeRecord.objects.filter(entity="deal", entity_id=won.pk).values_list(
@@ -200,9 +218,14 @@ def test_export_then_import_gives_the_same_records(
     assert counts["deals"] == 3 and counts["deal_lines"] == 1
     tallies = _tallies()
     assert tallies[0], "the imported deals' stage entries are tallied"
+    june_2024, june_2025 = 2024 * 12 + 5, 2025 * 12 + 5
+    assert tallies[2] == [
+        (june_2024, "EUR", 15000, 15000, 0, 0, 0),
+        (june_2025, "EUR", -15000, 0, 0, 0, 15000),
+    ], "the contract's MRR is tallied: new in its first month, churned after its term"
     for model in (Note, Activity, DealLine, StageEntry, Deal, Person, Organization, Product):
         model.objects.all().delete()
-    for model in (StageEntryTally, StageStayTally):
+    for model in (StageEntryTally, StageStayTally, MrrTally):
         model.objects.all().delete()
     reports = import_all(directory=tmp_path / "export", user=admin)
     assert {k: r["status"] for k, r in reports.items() if isinstance(r, dict)} == {
@@ -218,7 +241,8 @@ def test_export_then_import_gives_the_same_records(
         )
     }, reports
     assert _snapshot() == before
-    # The stage tallies too, once: the deals were tallied without entries, then with them.
+    # The stage tallies too, once: the deals were tallied without entries, then with them;
+    # and the MRR tally, the contract read back with its monthly amount, term and start.
     assert _tallies() == tallies
     # The history comes back too, attached to the new ids (after the entries of the import
     # that read the export back).
