@@ -6,8 +6,7 @@ deal counts) unless it says "as a rep": `metric(user, indicator, query)` for the
 periods and groupings, the funnel math, the quota attainment and forecast roll-up, the
 revenue projection as the dashboard and the API read it (today's stored run) and as the
 background job computes it, and each kind of saved report (ruche.reports.figures.report_data)
-over the last 12 months with its default grouping. Indicators and report kinds that do not exist
-yet are left out.
+over the last 12 months with its default grouping, read by the admin and by a rep.
 
     python -m bench.metrics [--samples 30] [--only won_revenue] [--out figures.json]
 """
@@ -27,7 +26,7 @@ def build_cases() -> list[Case]:
     from django.utils import timezone
 
     from ruche.forecasting.funnel import funnel
-    from ruche.forecasting.metrics import INDICATORS, MetricQuery, metric
+    from ruche.forecasting.metrics import MetricQuery, metric
     from ruche.forecasting.periods import add_months, fiscal_start_month, period_of
     from ruche.forecasting.projection import projection
     from ruche.forecasting.projection_runs import projection_for
@@ -118,11 +117,11 @@ def build_cases() -> list[Case]:
         ("time_in_stage, last 12 months", "time_in_stage", last_12_months),
         ("stage_conversion, last 12 months", "stage_conversion", last_12_months),
     ]
-    if "mrr" in INDICATORS:
-        metrics += [
-            ("mrr, last 12 months by month", "mrr", replace(last_12_months, interval="month")),
-            ("mrr, this year by quarter", "mrr", replace(this_year, interval="quarter")),
-        ]
+    mrr_months = replace(last_12_months, interval="month")
+    metrics += [
+        ("mrr, last 12 months by month", "mrr", mrr_months),
+        ("mrr, this year by quarter", "mrr", replace(this_year, interval="quarter")),
+    ]
     cases = [Case(label, indicator(name, admin, query)) for label, name, query in metrics]
     cases += [
         Case(
@@ -160,7 +159,10 @@ def build_cases() -> list[Case]:
             funnel_math(rep),
         ),
     ]
-    return cases + report_cases(admin, today)
+    cases += [
+        Case("mrr, last 12 months by month, as a rep", indicator("mrr", rep, mrr_months)),
+    ]
+    return cases + report_cases(admin, today) + report_cases(rep, today, as_rep=True)
 
 
 def stored_projection(name: str, read, admin) -> Case:
@@ -181,17 +183,16 @@ def stored_projection(name: str, read, admin) -> Case:
     return Case(name, lambda i: read(admin), prepare=store_todays_run)
 
 
-def report_cases(admin, today: dt.date) -> list[Case]:
-    """Each report kind over the last 12 months, grouped by its default grouping."""
-    try:
-        from ruche.reports.figures import GROUPINGS, report_data
-        from ruche.reports.models import Report
-    except ImportError:
-        return []
+def report_cases(user, today: dt.date, *, as_rep: bool = False) -> list[Case]:
+    """Each report kind over the last 12 months, grouped by its default grouping, read by
+    `user` (the admin, or a rep: the visibility rule then filters every row)."""
+    from ruche.reports.figures import GROUPINGS, report_data
+    from ruche.reports.models import Report
+
     cases = []
     for kind, groupings in GROUPINGS.items():
         report = Report(
-            owner=admin,
+            owner=user,
             name="bench",
             kind=kind,
             grouping=groupings[0],
@@ -199,8 +200,8 @@ def report_cases(admin, today: dt.date) -> list[Case]:
         )
         cases.append(
             Case(
-                f"report {kind} by {groupings[0]}, last 12 months",
-                lambda i, report=report: report_data(admin, report, today),
+                f"report {kind} by {groupings[0]}, last 12 months{', as a rep' if as_rep else ''}",
+                lambda i, report=report: report_data(user, report, today),
             )
         )
     return cases
