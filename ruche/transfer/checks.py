@@ -94,6 +94,16 @@ REVENUE_TYPES = {
 TERM_MONTHS = (1, 600)
 _MONTHS_UNIT = re.compile(r"\s*(?:mois|months?)\s*$", re.IGNORECASE)
 
+
+def _one_of(raw, words: dict[str, str], what: str, expected: str) -> str:
+    """The value a cell's word stands for in `words` (normalised), else an error listing them."""
+    value = p.text(raw)
+    found = words.get(p.normalise_key(value))
+    if found is None:
+        raise p.ParseError(f"Unknown {what} {value!r}: {expected}.")
+    return found
+
+
 VISIBILITY_WORDS = {
     "1": Visibility.OWNER,
     "3": Visibility.TEAM,
@@ -423,18 +433,10 @@ class RowChecks:
         return owner
 
     def _cell_status(self, raw) -> str:
-        value = p.text(raw)
-        status = STATUS_WORDS.get(p.normalise_key(value))
-        if status is None:
-            raise p.ParseError(f"Unknown status {value!r}: open, won or lost.")
-        return status
+        return _one_of(raw, STATUS_WORDS, "status", "open, won or lost")
 
     def _cell_revenue_type(self, raw) -> str:
-        value = p.text(raw)
-        kind = REVENUE_TYPES.get(p.normalise_key(value))
-        if kind is None:
-            raise p.ParseError(f"Unknown revenue type {value!r}: one_off, recurring or services.")
-        return kind
+        return _one_of(raw, REVENUE_TYPES, "revenue type", "one_off, recurring or services")
 
     def _cell_term_months(self, raw) -> int:
         """A recurring contract's term: a whole number of months, in the range the API takes."""
