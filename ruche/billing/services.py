@@ -51,6 +51,7 @@ from ruche.core.money import MAX_MAJOR_AMOUNT, round_half_up, to_major, to_minor
 from ruche.core.permissions import restrict
 from ruche.core.services import lock, resolve
 from ruche.core.validation import changed_fields, clean_model_fields
+from ruche.forecasting.stage_tallies import take_writers_turn
 from ruche.integrations.events import publish
 from ruche.pipelines import services as pipeline_services
 from ruche.pipelines.models import Deal
@@ -638,6 +639,7 @@ def quote_accept(*, actor: Actor, quote_id: int) -> Quote:
 
 
 def _win_deal_from_quote(quote: Quote, actor: Actor) -> None:
+    take_writers_turn()  # before the deal's row lock, as every deal write (no deadlock)
     deal = lock(deal_queryset(actor.user), quote.deal_id, label="Deal")
     if deal.currency != quote.currency:
         raise ValidationError(

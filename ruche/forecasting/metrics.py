@@ -1078,13 +1078,12 @@ def stage_conversion(user, query: MetricQuery) -> MetricResult:
 def mrr_changes(user, query: MetricQuery, first: int, last: int) -> list[tuple]:
     """The MRR moves of mrr_tallies.moves for the contracts `user` may see, filtered, in
     month and currency order. Without a filter inside customers, the shared customers' moves
-    are read from the tally and only the private customers' computed."""
+    are read from the tally and only the private customers' computed, in the same query."""
     deals = metric_deals(user, query)
     if not mrr_tallies.uses_tally(asdict(query)):
         return mrr_tallies.moves(deals, first, last)
-    private = mrr_tallies.moves(deals.filter(mrr_tallies.private_customers()), first, last)
-    shared = mrr_tallies.tallied_moves(query.currency, first, last)
-    return sorted(private + shared, key=lambda row: row[:2])
+    private = deals.filter(mrr_tallies.private_customers())
+    return mrr_tallies.moves(private, first, last, tallied=True, currency=query.currency)
 
 
 def _mrr_months(query: MetricQuery) -> tuple[int, int]:

@@ -29,7 +29,7 @@ from django.db.models.functions import Coalesce
 from ruche.core.models import Visibility
 from ruche.forecasting.models import MrrTally
 from ruche.forecasting.periods import bucket_expression
-from ruche.forecasting.tally_rows import add_to_tally
+from ruche.forecasting.tally_rows import add_to_tally, differing, stored_amounts
 from ruche.pipelines.models import Deal
 
 MOVES = ("new", "expansion", "contraction", "churned")
@@ -91,17 +91,31 @@ running AS (
            ) AS BIGINT) AS after
     FROM changes
     LEFT JOIN opening ON opening.customer = changes.customer AND opening.cur = changes.cur
+),
+moves AS (
+    SELECT month, cur,
+        SUM(delta) AS change,
+        SUM(CASE WHEN after - delta = 0 AND after > 0 THEN after ELSE 0 END) AS new,
+        SUM(CASE WHEN after - delta > 0 AND after > 0 AND delta > 0 THEN delta ELSE 0 END)
+            AS expansion,
+        SUM(CASE WHEN after - delta > 0 AND after > 0 AND delta < 0 THEN -delta ELSE 0 END)
+            AS contraction,
+        SUM(CASE WHEN after - delta > 0 AND after = 0 THEN -delta ELSE 0 END) AS churned
+    FROM running GROUP BY month, cur
+    UNION ALL
+    SELECT %s, cur, SUM(monthly), 0, 0, 0, 0 FROM running_before GROUP BY cur
+    {tallied}
 )
-SELECT month, cur,
-    SUM(delta),
-    SUM(CASE WHEN after - delta = 0 AND after > 0 THEN after ELSE 0 END),
-    SUM(CASE WHEN after - delta > 0 AND after > 0 AND delta > 0 THEN delta ELSE 0 END),
-    SUM(CASE WHEN after - delta > 0 AND after > 0 AND delta < 0 THEN -delta ELSE 0 END),
-    SUM(CASE WHEN after - delta > 0 AND after = 0 THEN -delta ELSE 0 END)
-FROM running GROUP BY month, cur
-UNION ALL
-SELECT %s, cur, SUM(monthly), 0, 0, 0, 0 FROM running_before GROUP BY cur
-ORDER BY 1, 2
+SELECT month, cur, SUM(change), SUM(new), SUM(expansion), SUM(contraction), SUM(churned)
+FROM moves GROUP BY month, cur ORDER BY 1, 2
+"""
+# The tally's rows up to the window's last month, in the same statement (one snapshot): the
+# months before the window count in the row of month first - 1, the MRR then, without moves.
+_TALLIED_SQL = f"""
+    UNION ALL
+    SELECT CASE WHEN month < %s THEN %s ELSE month END, currency, change,
+        {", ".join(f"CASE WHEN month < %s THEN 0 ELSE {move} END" for move in MOVES)}
+    FROM {MrrTally._meta.db_table} WHERE month <= %s{{currency}}
 """
 
 
@@ -126,18 +140,28 @@ def contracts(deals: QuerySet[Deal]) -> QuerySet:
     )
 
 
-def moves(deals: QuerySet[Deal], first: int, last: int) -> list[tuple]:
+def moves(
+    deals: QuerySet[Deal], first: int, last: int, *, tallied: bool = False, currency=None
+) -> list[tuple]:
     """(month index, currency, net change, new, expansion, contraction, churned) in minor
     units of the currency, for every month from `first` to `last` where some customer's MRR
     changed, after a row (month first - 1, currency, MRR then, 0, 0, 0, 0): one query over the
-    contracts among `deals`."""
+    contracts among `deals`, and with `tallied` the tally's moves too (of `currency` only,
+    when given), added up per month and currency."""
     try:
         contracts_sql, params = contracts(deals).query.sql_with_params()
-    except EmptyResultSet:
-        return []
-    window = (first, last, first, last, first, first, first - 1)
+    except EmptyResultSet:  # no deal can match (an empty list of ids): the tally alone
+        nothing = Deal.objects.filter(pk__isnull=True)
+        contracts_sql, params = contracts(nothing).query.sql_with_params()
+    window = [first, last, first, last, first, first, first - 1]
+    tally_sql = ""
+    if tallied:
+        tally_sql = _TALLIED_SQL.format(currency="" if currency is None else " AND currency = %s")
+        window += [first, first - 1, *[first] * len(MOVES), last]
+        window += [] if currency is None else [currency]
+    sql = _MOVES_SQL.format(contracts=contracts_sql, tallied=tally_sql)
     with connection.cursor() as cursor:
-        cursor.execute(_MOVES_SQL.format(contracts=contracts_sql), (*params, *window))
+        cursor.execute(sql, (*params, *window))
         # PostgreSQL sums (and EXTRACT) come back as numerics: integers here.
         return [(int(m), cur, *(int(v) for v in sums)) for m, cur, *sums in cursor.fetchall()]
 
@@ -153,12 +177,11 @@ def _private_orgs(deals: QuerySet[Deal]):
     )
 
 
-def private_customers(deals: QuerySet[Deal] | None = None) -> Q:
-    """The deals of private customers: one of the customer's contracts among `deals` (all
-    deals) is not visible to everyone. A customer is an organisation with all its currencies
-    here, so that each (customer, currency) is wholly shared or wholly private."""
-    everyone = Deal.objects.all() if deals is None else deals
-    return ~Q(visible_to=Visibility.EVERYONE) | Q(org_id__in=_private_orgs(everyone))
+def private_customers() -> Q:
+    """The deals of private customers: one of the customer's contracts is not visible to
+    everyone. A customer is an organisation with all its currencies here, so that each
+    (customer, currency) is wholly shared or wholly private."""
+    return ~Q(visible_to=Visibility.EVERYONE) | Q(org_id__in=_private_orgs(Deal.objects.all()))
 
 
 def _shared_customers(deals: QuerySet[Deal]) -> Q:
@@ -171,22 +194,6 @@ def uses_tally(filters: dict) -> bool:
     """Whether the moves of the shared customers can be read from the tally: no filter keeps
     only some of a customer's contracts."""
     return all(filters.get(name) is None for name in WITHIN_CUSTOMER_FILTERS)
-
-
-def tallied_moves(currency: str | None, first: int, last: int) -> list[tuple]:
-    """The rows of `moves` for the shared customers, from the tally: one query over its rows
-    up to `last` (a few per month of history), the months before `first` summed here."""
-    tallies = MrrTally.objects.filter(month__lte=last)
-    if currency is not None:
-        tallies = tallies.filter(currency=currency)
-    opening: Counter = Counter()
-    rows = []
-    for month, cur, change, *amounts in tallies.values_list("month", "currency", *MEASURES):
-        if month < first:
-            opening[cur] += change
-        else:
-            rows.append((month, cur, change, *amounts))
-    return [(first - 1, cur, mrr, 0, 0, 0, 0) for cur, mrr in opening.items() if mrr] + rows
 
 
 # Keeping the tally ------------------------------------------------------------------------------
@@ -228,14 +235,14 @@ def _settle(deals: QuerySet[Deal], known: set[int | None], before: Counter) -> N
     write counts as it was without the written deals."""
     customers = known | _contract_customers(deals)
     if len(customers) > MAX_FOLLOWED:
-        return rebuild()
+        rebuild()
+        return
     joined = {org for org in customers - known if org is not None}
-    if customers:
-        after = _tally_of(_customers(customers, deals))
-        after.subtract(before)
-        if joined:  # Counter.subtract, not `-`: the changes can be negative
-            after.subtract(_tally_of(Q(org_id__in=joined), without=Q(pk__in=deals.values("pk"))))
-        _add(after)
+    after = _tally_of(_customers(customers, deals)) if customers else Counter()
+    after.subtract(before)  # Counter.subtract, not `-`: moves can be negative
+    if joined:
+        after.subtract(_tally_of(Q(org_id__in=joined), without=Q(pk__in=deals.values("pk"))))
+    _add(after)
 
 
 @contextmanager
@@ -243,32 +250,32 @@ def follow(deals: QuerySet[Deal]) -> Iterator[None]:
     """Around a write to `deals`: their customers' tallied moves before it are replaced by
     those after it. The caller has taken the writers' turn."""
     known = _contract_customers(deals)
-    followed = known and len(known) <= MAX_FOLLOWED
-    before = _tally_of(_customers(known, deals)) if followed else Counter()
+    listed = 0 < len(known) <= MAX_FOLLOWED  # beyond, _settle computes the whole tally
+    before = _tally_of(_customers(known, deals)) if listed else Counter()
     yield
     _settle(deals, known, before)
 
 
 def tally_new(deals: QuerySet[Deal]) -> None:
-    """Add the moves that new deals bring to their customers."""
-    _settle(deals, set(), Counter())
+    """Add the moves that new deals bring to their customers: the moves of the organisations
+    of the new contracts (found by a subquery, however many) less their moves without them."""
+    new = deals.filter(CONTRACT)
+    if not new.exists():
+        return
+    orgs = Q(org_id__in=new.filter(org_id__isnull=False).values("org_id"))
+    after = _tally_of(orgs | Q(org_id__isnull=True, pk__in=new.values("pk")))
+    after.subtract(_tally_of(orgs, without=Q(pk__in=new.values("pk"))))
+    _add(after)
 
 
 def rebuild() -> None:
-    """Compute the whole tally again from the contracts."""
+    """Compute the whole tally again from the contracts. The caller holds the writers' turn
+    (ruche.forecasting.stage_tallies.rebuild_all)."""
     MrrTally.objects.all().delete()
     _add(_tally_of(Q()))
 
 
-def stored() -> Counter:
-    amounts = Counter()
-    for month, cur, *values in MrrTally.objects.values_list("month", "currency", *MEASURES):
-        for name, amount in zip(MEASURES, values, strict=True):
-            amounts[((month, cur), name)] += amount
-    return amounts
-
-
 def drift() -> int:
     """How many tallied amounts differ from those computed again from the contracts."""
-    fresh, kept = _tally_of(Q()), stored()
-    return len({key for key in fresh.keys() | kept.keys() if fresh[key] != kept[key]})
+    kept = stored_amounts(MrrTally, ("month", "currency"), MEASURES)
+    return differing(kept, _tally_of(Q()))

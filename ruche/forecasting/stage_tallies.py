@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
@@ -26,7 +26,7 @@ from ruche.core.expressions import microseconds_between
 from ruche.forecasting import mrr_tallies
 from ruche.forecasting.models import NO_EARLIER_ENTRY, StageEntryTally, StageStayTally
 from ruche.forecasting.periods import local_day_expression, raw_day
-from ruche.forecasting.tally_rows import add_to_tally
+from ruche.forecasting.tally_rows import add_to_tally, differing, stored_amounts
 from ruche.pipelines.models import Deal, StageEntry
 
 ENTRY_MEASURES = ("entries", "reached", "won", "to_won_us")
@@ -178,15 +178,17 @@ def _deals(scope: Q) -> QuerySet[Deal]:
 
 
 @contextmanager
-def tallies_follow(scope: Q) -> Iterator[None]:
+def tallies_follow(scope: Q, *, stages: bool = True, mrr: bool = True) -> Iterator[None]:
     """Around a change to some deals (`scope`, a filter on their stage entries such as
-    Q(deal_id=7)): their tallies before the change are replaced by those after it, and so are
-    their customers' MRR moves. The caller has taken the writers' turn (take_writers_turn), so
-    that no other write comes between."""
-    before = _tallies(scope)
-    with mrr_tallies.follow(_deals(scope)):
+    Q(deal_id=7)): their stage tallies before the change are replaced by those after it, and
+    so are their customers' MRR moves (either alone when the change cannot touch the other).
+    The caller has taken the writers' turn (take_writers_turn), so that no other write comes
+    between."""
+    before = _tallies(scope) if stages else None
+    with mrr_tallies.follow(_deals(scope)) if mrr else nullcontext():
         yield
-    _apply(_tallies(scope), before)
+    if stages:
+        _apply(_tallies(scope), before)
 
 
 def tally_deals(scope: Q) -> None:
@@ -213,27 +215,12 @@ def rebuild_all() -> None:
     mrr_tallies.rebuild()
 
 
-def _stored() -> Tallies:
-    stored = []
-    for model, keys, measures in (
-        (StageEntryTally, (*KEYS, "prev_day"), ENTRY_MEASURES),
-        (StageStayTally, KEYS, STAY_MEASURES),
-    ):
-        amounts = Counter()
-        for row in model.objects.values_list(*keys, *measures).iterator(chunk_size=5000):
-            for name, amount in zip(measures, row[len(keys) :], strict=True):
-                amounts[(row[: len(keys)], name)] += amount
-        stored.append(amounts)
-    return stored[0], stored[1]
-
-
 def drift() -> int:
     """How many tally amounts (stage and MRR) differ from those computed again from the
     entries and contracts: 0 unless a write went around the services, or the company's time
     zone changed since they were computed (their days and months are local)."""
-    fresh = _tallies(Q())
-    differing = sum(
-        len({key for key in stored.keys() | computed.keys() if stored[key] != computed[key]})
-        for stored, computed in zip(_stored(), fresh, strict=True)
-    )
-    return differing + mrr_tallies.drift()
+    entries, stays = _tallies(Q())
+    differing_stages = differing(
+        stored_amounts(StageEntryTally, (*KEYS, "prev_day"), ENTRY_MEASURES), entries
+    ) + differing(stored_amounts(StageStayTally, KEYS, STAY_MEASURES), stays)
+    return differing_stages + mrr_tallies.drift()

@@ -1,5 +1,5 @@
-"""Adding amounts to a tally table (the stage tallies, the MRR tally): rows keyed by some
-columns, measures added with one upsert per row."""
+"""Reading and adding amounts of a tally table (the stage tallies, the MRR tally): rows keyed
+by some columns, measures added with one upsert per row."""
 
 from __future__ import annotations
 
@@ -35,3 +35,17 @@ def add_to_tally(model, keys: tuple[str, ...], measures: tuple[str, ...], amount
     if decreased:
         first_key = {f"{keys[0]}__in": decreased}
         model.objects.filter(**first_key, **dict.fromkeys(measures, 0)).delete()
+
+
+def stored_amounts(model, keys: tuple[str, ...], measures: tuple[str, ...]) -> Counter:
+    """The model's rows as amounts: {(key, measure): amount}."""
+    amounts = Counter()
+    for row in model.objects.values_list(*keys, *measures).iterator(chunk_size=5000):
+        for name, amount in zip(measures, row[len(keys) :], strict=True):
+            amounts[(row[: len(keys)], name)] += amount
+    return amounts
+
+
+def differing(stored: Counter, computed: Counter) -> int:
+    """How many amounts differ between two tallies."""
+    return len({key for key in stored.keys() | computed.keys() if stored[key] != computed[key]})

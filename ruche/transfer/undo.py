@@ -147,7 +147,11 @@ def undo_import(*, run: ImportRun, user) -> dict:
     updated = run.records.filter(action=ImportedRecord.Action.UPDATED).order_by("-id")
     created = _created_ids(run)
     gone = set(created.get("deal", []))
-    deal_ranges = id_ranges(gone | {r.record_id for r in updated if r.entity == "deal"})
+    # Deals made since on an organisation the import created lose it when it is deleted (SET
+    # NULL): their customer changes, so the MRR tally follows them too.
+    orgs = id_ranges(set(created.get("organization", [])))
+    on_orgs = set(Deal.objects.filter(id_ranges_q("org_id", orgs)).values_list("pk", flat=True))
+    deal_ranges = id_ranges(gone | on_orgs | {r.record_id for r in updated if r.entity == "deal"})
     take_writers_turn()  # before the deals' tallies are read: no other write in between
     with tallies_follow(id_ranges_q("deal_id", deal_ranges)):
         for record in updated:

@@ -5,8 +5,13 @@ every reader as when every customer is read from the contracts.
 The contracts are those of tests/forecasting/test_mrr.py (month index 24312 = January 2026).
 """
 
-import pytest
+import datetime as dt
+from io import StringIO
 
+import pytest
+from django.core.management import call_command
+
+from ruche.contacts.models import Organization
 from ruche.core.exceptions import ValidationError
 from ruche.core.models import Visibility
 from ruche.forecasting import mrr_tallies
@@ -14,8 +19,10 @@ from ruche.forecasting.metrics import MetricQuery, metric
 from ruche.forecasting.models import MrrTally
 from ruche.pipelines.models import Deal
 from ruche.pipelines.services import deal_delete, deal_update
+from ruche.transfer.undo import undo_import
 from tests.factories import FACTORY_ACTOR, OrganizationFactory
 from tests.forecasting.test_mrr import SPRING, D, _table, contract, contracts  # noqa: F401
+from tests.transfer.conftest import run_import  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -48,10 +55,15 @@ def deal_of(org, monthly_minor: int) -> Deal:
 
 @pytest.fixture
 def orgs(contracts):  # noqa: F811
-    """The contracts' organisations by their letter in test_mrr's table."""
-    deals = Deal.objects.filter(revenue_type="recurring").order_by("pk")
-    x, _, q, _, y, _, z, _, v = [deal.org for deal in deals]
-    return {"X": x, "Q": q, "Y": y, "Z": z, "V": v}
+    """The contracts' organisations by their letter in test_mrr's table, found by the monthly
+    amount of their first contract (won)."""
+    won = Deal.objects.filter(status="won")
+    first_contract = {"X": 10000, "Q": 30000, "Y": 20000}
+    found = {
+        name: won.get(recurring_monthly_minor=minor, currency="EUR").org
+        for name, minor in first_contract.items()
+    }
+    return found | {"Z": won.get(currency="USD").org}
 
 
 def update(deal: Deal, **data) -> None:
@@ -155,12 +167,40 @@ def test_every_reader_gets_the_figures_of_the_contracts_alone(request, orgs, pri
 
 
 def test_the_tallies_command_mends_the_mrr_tally(orgs):
-    from io import StringIO
-
-    from django.core.management import call_command
-
     Deal.objects.filter(org=orgs["Y"]).update(recurring_monthly_minor=1000)  # no tally follows
     out = StringIO()
     call_command("forecast", "tallies", stdout=out)
     assert out.getvalue() == "4 tally amounts (stage, MRR) differed: computed again.\n"
     assert tally()[(FEB, "EUR")] == (1000, 1000, 0, 0, 0)
+
+
+def test_an_import_undone_follows_the_deals_on_its_organisations(
+    run_import,  # noqa: F811
+    contract,  # noqa: F811
+    admin,
+    other_rep,
+):
+    run, report = run_import("organizations", "Nom\nAcme\n")
+    assert report.created == 1, report.errors
+    acme = Organization.objects.get(name="Acme")
+    contract(acme, "100", None, won="2026-01-10")
+    later = contract(acme, "50", None, won="2026-03-05")  # an expansion of Acme's MRR
+    update(later, visible_to=Visibility.OWNER)  # Acme is private, then loses its contracts
+    undo_import(run=run, user=admin)
+    # Without their organisation, the two contracts are two customers: March's 50 is new.
+    assert Deal.objects.filter(org__isnull=True, revenue_type="recurring").count() == 2
+    assert tally()[(JAN, "EUR")] == (10000, 10000, 0, 0, 0)
+    assert mrr_tallies.drift() == 0
+    figures = _table(metric(admin, "mrr", MetricQuery(**SPRING)).rows)
+    assert figures["2026-03"] == tuple(map(D, (150, 1800, 50, 0, 0, 0, 50)))
+
+
+def test_a_month_of_shared_and_private_moves_is_converted_once(contract, usd_rates, admin):  # noqa: F811
+    private = contract(OrganizationFactory(), "100.03", None, won="2026-02-10", currency_code="USD")
+    contract(OrganizationFactory(), "100.03", None, won="2026-02-12", currency_code="USD")
+    update(private, visible_to=Visibility.OWNER)
+    rows = metric(
+        admin, "mrr", MetricQuery(date_from=dt.date(2026, 2, 1), date_to=SPRING["date_to"])
+    ).rows
+    # 200.06 USD at 0.9, rounded once: 180.05 (twice, 90.03 + 90.03 = 180.06).
+    assert (rows[0]["mrr"], rows[0]["new"], rows[0]["net_new"]) == (D("180.05"),) * 3

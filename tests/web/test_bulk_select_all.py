@@ -230,7 +230,6 @@ def test_a_matching_change_costs_the_same_queries_for_every_further_deal(web_as,
         counts[total] = len(queries)
     # The request's own queries, then deal_update's for each deal (lock, history, stage entry,
     # and 6 for the stage tallies: the deal's entries and stays read before and after, and
-    # the two tally upserts; 2 for the MRR tally: whether the deal is a recurring contract,
-    # before and after; on PostgreSQL one more, the deal writers' turn).
-    per_deal = 21 + (connection.vendor == "postgresql")
+    # the two tally upserts; on PostgreSQL one more, the deal writers' turn).
+    per_deal = 19 + (connection.vendor == "postgresql")
     assert counts == {total: 6 + per_deal * total for total in (2, 4, 6)}

@@ -2,7 +2,6 @@
 status transitions, records stage entries and writes the history in the same transaction."""
 
 import datetime as dt
-from contextlib import nullcontext
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -66,12 +65,15 @@ DEAL_FIELDS = (
     "close_time",
     "external_id",
 )
-# What the stage tallies and the MRR tally read of a deal (ruche.forecasting.stage_tallies).
-TALLIED_FIELDS = frozenset(
+# What the stage tallies and the MRR tally read of a deal (ruche.forecasting.stage_tallies,
+# ruche.forecasting.mrr_tallies).
+STAGE_TALLIED = frozenset(
+    ("owner", "visible_to", "pipeline", "stage", "status", "currency", "won_time", "close_time")
+)
+MRR_TALLIED = frozenset(
     (
-        *("owner", "visible_to", "pipeline", "stage", "status", "currency", "won_time"),
-        *("close_time", "org", "revenue_type", "recurring_monthly_minor"),
-        *("recurring_term_months", "recurring_start_date"),
+        *("status", "currency", "won_time", "org", "visible_to", "revenue_type"),
+        *("recurring_monthly_minor", "recurring_term_months", "recurring_start_date"),
     )
 )
 COPIED_FIELDS = (
@@ -399,8 +401,8 @@ def deal_update(
     if "stage" in changes:
         deal.stage_change_time = now
     if changes:
-        tallied = TALLIED_FIELDS.intersection(changes)
-        with tallies_follow(Q(deal_id=deal.pk)) if tallied else nullcontext():
+        stages, mrr = bool(STAGE_TALLIED & changes.keys()), bool(MRR_TALLIED & changes.keys())
+        with tallies_follow(Q(deal_id=deal.pk), stages=stages, mrr=mrr):
             clean_model_fields(deal, renamed=INPUT_NAMES)
             deal.version += 1
             deal.update_time = now
