@@ -6,7 +6,8 @@
 - a manager sees every record owned by a member of their team.
 """
 
-from django.db.models import Q, QuerySet
+from django.apps import apps
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from ruche.core.models import Visibility
 
@@ -36,17 +37,25 @@ def owner_q(user, prefix: str = "") -> Q:
     return mine
 
 
-def linked_record_q(user) -> Q:
+def linked_record_q(user, *, deal_copied: bool = False) -> Q:
     """Activities and notes: visible through the deal, else the person, else the organisation
-    they belong to; unlinked ones through their owner."""
+    they belong to; unlinked ones through their owner. With `deal_copied` (activities), the
+    deal's owner and visibility are read from the record's copy of them (`deal_owner`,
+    `deal_visible_to`), not from a join to the deal. The person and the organisation are looked
+    up for the records without a deal only (EXISTS), not joined to every record."""
     if user is None or user.is_admin:
         return Q()
+    person = apps.get_model("contacts", "Person").objects.filter(pk=OuterRef("person_id"))
+    org = apps.get_model("contacts", "Organization").objects.filter(pk=OuterRef("org_id"))
     return (
-        (Q(deal__isnull=False) & visibility_q(user, "deal__"))
-        | (Q(deal__isnull=True, person__isnull=False) & visibility_q(user, "person__"))
+        (Q(deal__isnull=False) & visibility_q(user, "deal_" if deal_copied else "deal__"))
+        | (
+            Q(deal__isnull=True, person__isnull=False)
+            & Q(Exists(person.filter(visibility_q(user))))
+        )
         | (
             Q(deal__isnull=True, person__isnull=True, org__isnull=False)
-            & visibility_q(user, "org__")
+            & Q(Exists(org.filter(visibility_q(user))))
         )
         | (Q(deal__isnull=True, person__isnull=True, org__isnull=True) & owner_q(user))
     )

@@ -177,6 +177,8 @@ COLUMNS = {
             "marked_as_done_time",
             "add_time",
             "update_time",
+            "deal_owner_id",
+            "deal_visible_to",
         ),
     ),
     "lines": (
@@ -1123,6 +1125,8 @@ class DemoGenerator:
                     self._stamp(done_ts),
                     self._stamp(max(add_ts, at - rng.uniform(0, 3) * DAY)),
                     self._stamp(done_ts),
+                    owner.id,
+                    visible,
                 )
             )
             last_done_ts = max(last_done_ts or done_ts, done_ts)
@@ -1154,6 +1158,8 @@ class DemoGenerator:
                     None,
                     self._stamp(stage_change_ts),
                     self._stamp(stage_change_ts),
+                    owner.id,
+                    visible,
                 )
             )
 

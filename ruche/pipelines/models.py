@@ -8,7 +8,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ruche.contacts.models import Organization, Person
-from ruche.core.models import Lookup, OwnedModel, TimestampedModel
+from ruche.core.models import Lookup, OwnedModel, TimestampedModel, Visibility
 
 
 class Pipeline(TimestampedModel):
@@ -204,6 +204,13 @@ class StageEntry(models.Model):
         ]
 
 
+# The activities of a deal visible to everyone, which every reader sees, and the others, which
+# the visibility rule sorts out by what it reads of them (VISIBILITY_COLUMNS).
+PUBLIC_ACTIVITY = Q(deal_visible_to=Visibility.EVERYONE)
+OTHER_ACTIVITY = Q(deal_visible_to__lt=Visibility.EVERYONE) | Q(deal_visible_to__isnull=True)
+VISIBILITY_COLUMNS = ("deal", "deal_owner", "deal_visible_to", "person", "org")
+
+
 class Activity(TimestampedModel):
     class Type(models.TextChoices):
         CALL = "call"
@@ -233,6 +240,18 @@ class Activity(TimestampedModel):
     marked_as_done_time = models.DateTimeField(null=True, blank=True)
     note = models.TextField(blank=True)
     is_deleted = models.BooleanField(default=False)
+    # A copy of the deal's owner and visibility (None without a deal), kept by save() and by
+    # deal_update: the visibility rule reads them here instead of joining every activity to its
+    # deal (ruche.core.permissions.linked_record_q).
+    deal_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
+    deal_visible_to = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -243,21 +262,33 @@ class Activity(TimestampedModel):
             models.Index(
                 Coalesce("due_date", Value(dt.date(9999, 12, 31))), "id", name="activity_by_due"
             ),
-            # The activities report (and activity goals): added, and completed, in a span, by
-            # period, owner or type. Each index holds every column it reads, so it is answered
-            # from the index alone; partial, as every reading skips deleted (and undone) ones,
-            # so a range is counted without checking a flag per entry.
-            models.Index(
-                fields=["add_time", "owner", "type"],
-                condition=Q(is_deleted=False),
-                name="activity_added_live",
-            ),
-            models.Index(
-                fields=["marked_as_done_time", "owner", "type"],
-                condition=Q(done=True, is_deleted=False),
-                name="activity_completed_live",
+            # The activities report: added, and completed, in a span, by period, owner or type.
+            # Each index holds every column it reads, so it is answered from the index alone;
+            # partial, as every reading skips deleted (and undone) ones. The activities of deals
+            # visible to everyone (most) are counted without the visibility rule, from narrow
+            # indexes; the others with it, from indexes holding what it reads.
+            *(
+                models.Index(
+                    fields=[date_field, "owner", "type", *columns],
+                    condition=Q(is_deleted=False, **done) & part,
+                    name=f"activity_{name}_{part_name}",
+                )
+                for date_field, name, done in (
+                    ("add_time", "added", {}),
+                    ("marked_as_done_time", "completed", {"done": True}),
+                )
+                for part_name, part, columns in (
+                    ("public", PUBLIC_ACTIVITY, ()),
+                    ("private", OTHER_ACTIVITY, VISIBILITY_COLUMNS),
+                )
             ),
         ]
+
+    def save(self, *args, **kwargs):
+        deal = self.deal if self.deal_id else None
+        self.deal_owner_id = deal.owner_id if deal else None
+        self.deal_visible_to = deal.visible_to if deal else None
+        super().save(*args, **kwargs)
 
 
 class Note(TimestampedModel):

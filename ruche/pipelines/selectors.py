@@ -6,7 +6,16 @@ from ruche.contacts.models import Organization, Person
 from ruche.core.exceptions import NotFound
 from ruche.core.permissions import linked_record_q, restrict, visibility_q
 from ruche.core.selectors import filter_common
-from ruche.pipelines.models import Activity, Deal, DealLine, Note, Pipeline, Stage
+from ruche.pipelines.models import (
+    OTHER_ACTIVITY,
+    PUBLIC_ACTIVITY,
+    Activity,
+    Deal,
+    DealLine,
+    Note,
+    Pipeline,
+    Stage,
+)
 
 
 def deal_queryset(user) -> QuerySet[Deal]:
@@ -35,7 +44,16 @@ def stage_list(pipeline_id: int | None = None) -> QuerySet[Stage]:
 
 
 def activity_queryset(user) -> QuerySet[Activity]:
-    return Activity.objects.filter(linked_record_q(user), is_deleted=False)
+    return Activity.objects.filter(linked_record_q(user, deal_copied=True), is_deleted=False)
+
+
+def activity_parts(user) -> tuple[QuerySet[Activity], QuerySet[Activity]]:
+    """activity_queryset(user) in two parts, for counting many: the activities of deals visible
+    to everyone, which every reader sees (so read without the rule, from narrow indexes), and
+    the others, through the rule."""
+    live = Activity.objects.filter(is_deleted=False)
+    others = live.filter(OTHER_ACTIVITY).filter(linked_record_q(user, deal_copied=True))
+    return live.filter(PUBLIC_ACTIVITY), others
 
 
 def note_queryset(user) -> QuerySet[Note]:

@@ -1,21 +1,29 @@
 """The one visibility rule (ruche.core.permissions) as the selectors apply it."""
 
 import pytest
+from django.db.models import F
 
 from ruche.accounts.models import User
 from ruche.contacts.models import Organization
 from ruche.core.exceptions import NotFound, ValidationError
 from ruche.core.models import Visibility
-from ruche.core.permissions import restrict
-from ruche.pipelines.selectors import access_deal_by_id, activity_queryset, deal_queryset
+from ruche.core.permissions import linked_record_q, restrict
+from ruche.pipelines.models import Activity
+from ruche.pipelines.selectors import (
+    access_deal_by_id,
+    activity_parts,
+    activity_queryset,
+    deal_queryset,
+)
 from ruche.pipelines.services import (
     activity_create,
+    activity_update,
     deal_delete,
     deal_line_add,
     deal_mark_won,
     deal_update,
 )
-from tests.factories import DealFactory, OrganizationFactory, UserFactory
+from tests.factories import DealFactory, OrganizationFactory, PersonFactory, UserFactory
 
 OWNER, TEAM, EVERYONE = Visibility.OWNER, Visibility.TEAM, Visibility.EVERYONE
 
@@ -170,3 +178,79 @@ def test_activities_are_visible_through_their_deal(
     assert seen(manager) == {on_deal.pk, unlinked.pk}
     assert seen(other_rep) == {sud_unlinked.pk}
     assert seen(admin) == {on_deal.pk, unlinked.pk, sud_unlinked.pk}
+
+
+@pytest.fixture
+def linked_activities(deals, rep, other_rep, admin_actor, rep_actor, other_rep_actor):
+    """An activity on each deal, on a person and an organisation of each visibility (no deal),
+    and unlinked ones of two owners."""
+
+    def add(actor, **links):
+        return activity_create(actor=actor, data={"subject": "Suivi", **links}).pk
+
+    made = {f"on_{name}": add(admin_actor, deal_id=deal.pk) for name, deal in deals.items()}
+    for owner, who in ((rep, "rep"), (other_rep, "sud")):
+        for visibility, label in ((OWNER, "owner"), (TEAM, "team")):
+            person = PersonFactory(owner=owner, visible_to=visibility)
+            org = OrganizationFactory(owner=owner, visible_to=visibility)
+            made[f"person_{who}_{label}"] = add(admin_actor, person_id=person.pk)
+            made[f"org_{who}_{label}"] = add(admin_actor, org_id=org.pk)
+    made["unlinked_rep"] = add(rep_actor)
+    made["unlinked_sud"] = add(other_rep_actor)
+    return made
+
+
+def through_joins(user) -> set[int]:
+    """The activities the rule lets `user` see, read through the deals themselves."""
+    visible = Activity.objects.filter(linked_record_q(user), is_deleted=False)
+    return set(visible.values_list("pk", flat=True))
+
+
+READERS = ("admin", "manager", "rep", "rep2", "other_rep", "loner")
+
+
+def assert_copies_agree(request):
+    for name in READERS:
+        user = request.getfixturevalue(name)
+        visible = set(activity_queryset(user).values_list("pk", flat=True))
+        assert visible == through_joins(user)
+        public, others = (set(p.values_list("pk", flat=True)) for p in activity_parts(user))
+        assert public | others == visible and not public & others
+    stale = Activity.objects.exclude(
+        deal_owner=F("deal__owner"), deal_visible_to=F("deal__visible_to")
+    )
+    assert not stale.filter(deal__isnull=False).exists()
+    assert not Activity.objects.filter(deal__isnull=True, deal_owner__isnull=False).exists()
+
+
+def test_activities_read_their_deals_owner_and_visibility_from_their_copy(
+    request, linked_activities, deals, rep, other_rep
+):
+    names = {pk: name for name, pk in linked_activities.items()}
+    seen = {names[pk] for pk in activity_queryset(rep).values_list("pk", flat=True)}
+    assert seen == {
+        *(f"on_{name}" for name in ("rep_owner", "rep_team", "rep2_team", "rep2_all", "sud_all")),
+        "person_rep_owner",
+        "person_rep_team",
+        "org_rep_owner",
+        "org_rep_team",
+        "unlinked_rep",
+    }
+    assert_copies_agree(request)
+
+
+def test_the_copy_follows_the_deal_and_the_activity(
+    request, linked_activities, deals, admin_actor, other_rep
+):
+    deal_update(actor=admin_actor, deal_id=deals["rep_owner"].pk, data={"owner_id": other_rep.pk})
+    deal_update(actor=admin_actor, deal_id=deals["sud_owner"].pk, data={"visible_to": EVERYONE})
+    activity_update(
+        actor=admin_actor,
+        activity_id=linked_activities["on_rep2_owner"],
+        data={"deal_id": deals["sud_team"].pk},
+    )
+    activity_update(
+        actor=admin_actor, activity_id=linked_activities["on_mgr_owner"], data={"deal_id": None}
+    )
+    assert Activity.objects.get(pk=linked_activities["on_rep_owner"]).deal_owner == other_rep
+    assert_copies_agree(request)

@@ -409,6 +409,9 @@ def deal_update(
             deal.save()
             if "stage" in changes:
                 _enter_stage(deal, previous_stage_id, now)
+        if {"owner", "visible_to"} & changes.keys():
+            # The activities' copy of them, which their visibility reads (Activity.deal_owner).
+            deal.activities.update(deal_owner_id=deal.owner_id, deal_visible_to=deal.visible_to)
         _record_deal_changes(deal, changes, actor)
     labelled = _set_labels(deal, labels, actor, new=False)
     if labelled and not changes:
