@@ -55,6 +55,7 @@ def demo_digest() -> str:
     }
     references = {
         "owner": users,
+        "deal_owner": users,
         "creator": users,
         "actor_user": users,
         "team": teams,
