@@ -95,11 +95,10 @@ else:
     # The indicators hash about a hundred thousand won deals on a million (by industry, by
     # product): PostgreSQL's default 4 MB of work memory per sort or hash spills them to disk.
     # JIT compilation costs more than it saves on these sub-second queries (0.4 s of a 0.6 s
-    # activities report at a million deals), so it is off. DATABASE_URL may set its own
-    # (`?options=-c work_mem=...`).
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
-        "options", "-c work_mem=16MB -c jit=off"
-    )
+    # activities report at a million deals), so it is off. DATABASE_URL's own options
+    # (`?options=-c work_mem=...`) come after these, so they win.
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = f"-c work_mem=16MB -c jit=off {options.get('options', '')}".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

@@ -207,7 +207,9 @@ class StageEntry(models.Model):
 # The activities of a deal visible to everyone, which every reader sees, and the others, which
 # the visibility rule sorts out by what it reads of them (VISIBILITY_COLUMNS).
 PUBLIC_ACTIVITY = Q(deal_visible_to=Visibility.EVERYONE)
-OTHER_ACTIVITY = Q(deal_visible_to__lt=Visibility.EVERYONE) | Q(deal_visible_to__isnull=True)
+OTHER_ACTIVITY = Q(deal_visible_to__in=[Visibility.OWNER, Visibility.TEAM]) | Q(
+    deal_visible_to__isnull=True
+)
 VISIBILITY_COLUMNS = ("deal", "deal_owner", "deal_visible_to", "person", "org")
 
 
@@ -284,11 +286,15 @@ class Activity(TimestampedModel):
             ),
         ]
 
-    def save(self, *args, **kwargs):
-        deal = self.deal if self.deal_id else None
-        self.deal_owner_id = deal.owner_id if deal else None
-        self.deal_visible_to = deal.visible_to if deal else None
-        super().save(*args, **kwargs)
+    def save(self, *args, update_fields=None, **kwargs):
+        # Whatever writes the activity's deal writes the copy of its owner and visibility.
+        if update_fields is None or "deal" in update_fields or "deal_id" in update_fields:
+            deal = self.deal if self.deal_id else None
+            self.deal_owner_id = deal.owner_id if deal else None
+            self.deal_visible_to = deal.visible_to if deal else None
+            if update_fields is not None:
+                update_fields = {*update_fields, "deal_owner", "deal_visible_to"}
+        super().save(*args, update_fields=update_fields, **kwargs)
 
 
 class Note(TimestampedModel):

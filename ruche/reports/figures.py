@@ -220,31 +220,19 @@ MAX_RANGE_COUNTS = 36
 
 def _activities(user, spec: Spec) -> tuple[str | None, list[Column], dict]:
     """Activities added in the period (by their creation) and completed in it (by the time they
-    were marked done), grouped alike."""
-    filters = Q()
-    if spec.owner_id is not None:
-        filters &= Q(owner_id=spec.owner_id)
-    if spec.team_id is not None:
-        filters &= Q(owner__team_id=spec.team_id)
-    if spec.pipeline_id is not None:
-        filters &= Q(deal__pipeline_id=spec.pipeline_id)
+    were marked done), grouped alike.
 
-    def counted(part: QuerySet) -> list[tuple]:
-        return [
-            ("added", "add_time", part.filter(filters)),
-            ("completed", "marked_as_done_time", part.filter(filters, done=True)),
-        ]
-
-    # Most activities, those of deals visible to everyone, are read without the visibility
-    # rule; unfiltered by pipeline (no join to the deals), each period is one count of an
-    # index range, without the per-row bucket and hash of a GROUP BY. The others, fewer, go
-    # through the rule, grouped.
-    public, others = activity_parts(user)
+    Most activities, those of deals visible to everyone, are read without the visibility rule;
+    unfiltered by pipeline (no join to the deals), each period is one count of an index range,
+    without the per-row bucket and hash of a GROUP BY. The others, fewer, go through the rule,
+    grouped."""
+    filters = _activity_filters(spec)
+    public, others = (_counted(part, filters) for part in activity_parts(user))
     periods = _span_periods(spec) if spec.pipeline_id is None else None
     if periods:
-        rows = [*_period_counts(counted(public), periods), *_grouped_counts(counted(others), spec)]
+        rows = [*_period_counts(public, periods), *_grouped_counts(others, spec)]
     else:
-        rows = _grouped_counts(counted(public) + counted(others), spec)
+        rows = _grouped_counts(public + others, spec)
     values: dict = {}
     for column, key, n in rows:
         entry = values.setdefault(key, {"added": 0, "completed": 0})
@@ -254,6 +242,25 @@ def _activities(user, spec: Spec) -> tuple[str | None, list[Column], dict]:
         Column("completed", _("Completed"), "count", charted=True),
     ]
     return None, columns, values
+
+
+def _activity_filters(spec: Spec) -> Q:
+    filters = Q()
+    if spec.owner_id is not None:
+        filters &= Q(owner_id=spec.owner_id)
+    if spec.team_id is not None:
+        filters &= Q(owner__team_id=spec.team_id)
+    if spec.pipeline_id is not None:
+        filters &= Q(deal__pipeline_id=spec.pipeline_id)
+    return filters
+
+
+def _counted(activities: QuerySet, filters: Q) -> list[tuple]:
+    """(column, date field, rows) of the activities added and of those completed."""
+    return [
+        ("added", "add_time", activities.filter(filters)),
+        ("completed", "marked_as_done_time", activities.filter(filters, done=True)),
+    ]
 
 
 def _span_periods(spec: Spec) -> list[tuple] | None:

@@ -16,7 +16,7 @@ from ruche.core.history import Actor, Event, json_safe, record_changes, record_e
 from ruche.core.models import ChangeRecord
 from ruche.forecasting.stage_tallies import take_writers_turn, tallies_follow
 from ruche.pipelines.models import Activity, Deal, DealLine, Note, StageEntry
-from ruche.pipelines.services.activities import refresh_deal_activity
+from ruche.pipelines.services.activities import copy_deal_visibility, refresh_deal_activity
 from ruche.transfer.bulk import Table, id_ranges, id_ranges_q
 from ruche.transfer.models import ImportedRecord, ImportRun
 
@@ -75,6 +75,8 @@ def _restore(record: ImportedRecord, actor: Actor) -> bool:
     instance.version += 1
     instance.update_time = timezone.now()
     instance.save()
+    if record.entity == "deal" and {"owner", "visible_to"} & changes.keys():
+        copy_deal_visibility(instance)
     record_changes(record.entity, instance.pk, actor, changes)
     return True
 

@@ -20,6 +20,7 @@ from ruche.core.services import (
     save_changes,
     soft_delete,
 )
+from ruche.forecasting.stage_tallies import take_writers_turn
 from ruche.pipelines.models import Activity, Deal, Note
 from ruche.pipelines.selectors import activity_queryset, deal_queryset, note_queryset
 
@@ -87,6 +88,12 @@ def _activity_values(data: dict, actor: Actor, activity: Activity | None) -> dic
     return values
 
 
+def copy_deal_visibility(deal: Deal) -> None:
+    """After a change of the deal's owner or visibility: its activities' copy of them, which
+    their visibility reads (Activity.deal_owner), follows."""
+    deal.activities.update(deal_owner_id=deal.owner_id, deal_visible_to=deal.visible_to)
+
+
 def refresh_deal_activity(deal_id: int | None) -> None:
     """Recompute a deal's next activity and last activity date from its activities."""
     if deal_id is None:
@@ -106,8 +113,14 @@ def refresh_deal_activity(deal_id: int | None) -> None:
     )
 
 
+# An activity write reads its deal (the copy of its owner and visibility) and writes it (its next
+# activity): it takes the deal writers' turn first, as every deal write, so that a change of the
+# deal's owner cannot come between, nor lock the two rows in the other order.
+
+
 @transaction.atomic
 def activity_create(*, actor: Actor, data: dict[str, Any]) -> Activity:
+    take_writers_turn()
     activity = create_recorded(
         Activity(),
         entity="activity",
@@ -123,6 +136,7 @@ def activity_create(*, actor: Actor, data: dict[str, Any]) -> Activity:
 def activity_update(
     *, actor: Actor, activity_id: int, data: dict[str, Any], expected_version: int | None = None
 ) -> Activity:
+    take_writers_turn()
     activity = lock(
         activity_queryset(actor.user),
         activity_id,
@@ -150,6 +164,7 @@ def activity_complete(*, actor: Actor, activity_id: int) -> Activity:
 
 @transaction.atomic
 def activity_delete(*, actor: Actor, activity_id: int) -> None:
+    take_writers_turn()
     activity = soft_delete(
         activity_queryset(actor.user), activity_id, entity="activity", actor=actor
     )

@@ -24,6 +24,7 @@ from ruche.integrations.events import publish
 from ruche.pipelines.lines import line_total_minor, line_vat_minor
 from ruche.pipelines.models import Deal, DealLine, Pipeline, Stage, StageEntry
 from ruche.pipelines.selectors import deal_queryset
+from ruche.pipelines.services.activities import copy_deal_visibility
 
 Status = Deal.Status
 
@@ -410,8 +411,7 @@ def deal_update(
             if "stage" in changes:
                 _enter_stage(deal, previous_stage_id, now)
         if {"owner", "visible_to"} & changes.keys():
-            # The activities' copy of them, which their visibility reads (Activity.deal_owner).
-            deal.activities.update(deal_owner_id=deal.owner_id, deal_visible_to=deal.visible_to)
+            copy_deal_visibility(deal)
         _record_deal_changes(deal, changes, actor)
     labelled = _set_labels(deal, labels, actor, new=False)
     if labelled and not changes:
