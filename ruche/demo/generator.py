@@ -179,6 +179,7 @@ COLUMNS = {
             "update_time",
             "deal_owner_id",
             "deal_visible_to",
+            "deal_public",
         ),
     ),
     "lines": (
@@ -1127,6 +1128,7 @@ class DemoGenerator:
                     self._stamp(done_ts),
                     owner.id,
                     visible,
+                    visible == EVERYONE,
                 )
             )
             last_done_ts = max(last_done_ts or done_ts, done_ts)
@@ -1160,6 +1162,7 @@ class DemoGenerator:
                     self._stamp(stage_change_ts),
                     owner.id,
                     visible,
+                    visible == EVERYONE,
                 )
             )
 

@@ -205,11 +205,11 @@ class StageEntry(models.Model):
 
 
 # The activities of a deal visible to everyone, which every reader sees, and the others, which
-# the visibility rule sorts out by what it reads of them (VISIBILITY_COLUMNS).
-PUBLIC_ACTIVITY = Q(deal_visible_to=Visibility.EVERYONE)
-OTHER_ACTIVITY = Q(deal_visible_to__in=[Visibility.OWNER, Visibility.TEAM]) | Q(
-    deal_visible_to__isnull=True
-)
+# the visibility rule sorts out by what it reads of them (VISIBILITY_COLUMNS). A flag, not a
+# value: SQLite uses a partial index only when the query writes its condition's constants as
+# the index does, and a compared value is sent as a parameter.
+PUBLIC_ACTIVITY = Q(deal_public=True)
+OTHER_ACTIVITY = Q(deal_public=False)
 VISIBILITY_COLUMNS = ("deal", "deal_owner", "deal_visible_to", "person", "org")
 
 
@@ -254,6 +254,7 @@ class Activity(TimestampedModel):
         db_index=False,
     )
     deal_visible_to = models.PositiveSmallIntegerField(null=True, blank=True)
+    deal_public = models.BooleanField(default=False)  # deal_visible_to is everyone
 
     class Meta:
         indexes = [
@@ -292,8 +293,9 @@ class Activity(TimestampedModel):
             deal = self.deal if self.deal_id else None
             self.deal_owner_id = deal.owner_id if deal else None
             self.deal_visible_to = deal.visible_to if deal else None
+            self.deal_public = self.deal_visible_to == Visibility.EVERYONE
             if update_fields is not None:
-                update_fields = {*update_fields, "deal_owner", "deal_visible_to"}
+                update_fields = {*update_fields, "deal_owner", "deal_visible_to", "deal_public"}
         super().save(*args, update_fields=update_fields, **kwargs)
 
 

@@ -221,6 +221,9 @@ def assert_copies_agree(request):
     )
     assert not stale.filter(deal__isnull=False).exists()
     assert not Activity.objects.filter(deal__isnull=True, deal_owner__isnull=False).exists()
+    public = Activity.objects.filter(deal_public=True).values_list("pk", flat=True)
+    of_public_deals = Activity.objects.filter(deal__visible_to=EVERYONE)
+    assert set(public) == set(of_public_deals.values_list("pk", flat=True))
 
 
 def test_activities_read_their_deals_owner_and_visibility_from_their_copy(

@@ -5,7 +5,7 @@ import datetime as dt
 import importlib
 
 from django.db import connection
-from django.db.models import F
+from django.db.models import F, Q
 
 from ruche.core.models import Visibility
 from ruche.demo.generator import generate
@@ -24,8 +24,11 @@ def wrong_copies() -> list:
     """The activities whose copy differs from their deal (or is set without a deal)."""
     on_deal = Activity.objects.filter(deal__isnull=False)
     copied = {"deal_owner": F("deal__owner"), "deal_visible_to": F("deal__visible_to")}
-    wrong = on_deal.exclude(**copied) | Activity.objects.filter(
-        deal__isnull=True, deal_owner__isnull=False
+    public = Q(deal_public=True) & ~Q(deal_visible_to=EVERYONE)
+    wrong = (
+        on_deal.exclude(**copied)
+        | Activity.objects.filter(public | Q(deal_public=False, deal_visible_to=EVERYONE))
+        | Activity.objects.filter(deal__isnull=True, deal_owner__isnull=False)
     )
     return list(wrong.values_list("pk", flat=True))
 
