@@ -14,7 +14,7 @@ import datetime as dt
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection
@@ -1080,7 +1080,7 @@ def mrr_changes(user, query: MetricQuery, first: int, last: int) -> list[tuple]:
     month and currency order. Without a filter inside customers, the shared customers' moves
     are read from the tally and only the private customers' computed, in the same query."""
     deals = metric_deals(user, query)
-    if not mrr_tallies.uses_tally(asdict(query)):
+    if not mrr_tallies.uses_tally(query):
         return mrr_tallies.moves(deals, first, last)
     private = deals.filter(mrr_tallies.private_customers())
     return mrr_tallies.moves(private, first, last, tallied=True, currency=query.currency)

@@ -32,6 +32,7 @@ from ruche.forecasting.periods import bucket_expression
 from ruche.forecasting.tally_rows import add_to_tally, differing, stored_amounts
 from ruche.pipelines.models import Deal
 
+KEYS = ("month", "currency")
 MOVES = ("new", "expansion", "contraction", "churned")
 MEASURES = ("change", *MOVES)
 # Every month a contract can start or end in: the tally holds a customer's whole history.
@@ -39,8 +40,8 @@ FIRST_MONTH, LAST_MONTH = 0, 12 * 10_000 - 1
 # The filters that keep only some of a customer's contracts (not the currency: a customer is
 # an organisation in one currency).
 WITHIN_CUSTOMER_FILTERS = ("owner_id", "team_id", "pipeline_id", "stage_id")
-# Beyond this many customers, a write recomputes the whole tally (an import undone) rather than
-# listing them in a query.
+# Beyond this many customers known before a write, it recomputes the whole tally (an import
+# undone) rather than listing them in a query.
 MAX_FOLLOWED = 500
 
 CONTRACT = Q(
@@ -190,10 +191,10 @@ def _shared_customers(deals: QuerySet[Deal]) -> Q:
     )
 
 
-def uses_tally(filters: dict) -> bool:
-    """Whether the moves of the shared customers can be read from the tally: no filter keeps
-    only some of a customer's contracts."""
-    return all(filters.get(name) is None for name in WITHIN_CUSTOMER_FILTERS)
+def uses_tally(query) -> bool:
+    """Whether the moves of the shared customers can be read from the tally: no filter of the
+    query (a MetricQuery) keeps only some of a customer's contracts."""
+    return all(getattr(query, name) is None for name in WITHIN_CUSTOMER_FILTERS)
 
 
 # Keeping the tally ------------------------------------------------------------------------------
@@ -211,37 +212,41 @@ def _tally_of(customers: Q, without: Q | None = None) -> Counter:
     return tally
 
 
-def _contract_customers(deals: QuerySet[Deal]) -> set[int | None]:
+def _contract_orgs(deals: QuerySet[Deal]) -> set[int | None]:
     """The organisations of the contracts among `deals`; None for those without one."""
     return set(deals.filter(CONTRACT).values_list("org_id", flat=True))
 
 
-def _customers(customers: set[int | None], deals: QuerySet[Deal]) -> Q:
+def _customers(orgs: set[int | None], deals: QuerySet[Deal]) -> Q:
     """The deals of these organisations; with None, also those of `deals` without one (each
     its own customer)."""
-    found = Q(org_id__in=[org for org in customers if org is not None])
-    if None in customers:
+    found = Q(org_id__in=[org for org in orgs if org is not None])
+    if None in orgs:
         found |= Q(org_id__isnull=True, pk__in=deals.values("pk"))
     return found
 
 
 def _add(amounts: Counter) -> None:
-    add_to_tally(MrrTally, ("month", "currency"), MEASURES, amounts)
+    add_to_tally(MrrTally, KEYS, MEASURES, amounts)
 
 
 def _settle(deals: QuerySet[Deal], known: set[int | None], before: Counter) -> None:
     """After a write to `deals`: add the moves of their customers now, less `before`, those of
-    the customers `known` before the write. An organisation that a contract joined in the
-    write counts as it was without the written deals."""
-    customers = known | _contract_customers(deals)
-    if len(customers) > MAX_FOLLOWED:
+    the customers `known` before the write. The customers of the contracts among `deals` now
+    are found by a subquery, however many; an organisation such a contract joined in the write
+    counts as it was without the written deals."""
+    if len(known) > MAX_FOLLOWED:
         rebuild()
         return
-    joined = {org for org in customers - known if org is not None}
-    after = _tally_of(_customers(customers, deals)) if customers else Counter()
+    now = deals.filter(CONTRACT)
+    if not known and not now.exists():
+        return
+    now_orgs = Q(org_id__in=now.filter(org_id__isnull=False).values("org_id"))
+    now_alone = Q(org_id__isnull=True, pk__in=now.values("pk"))
+    after = _tally_of(_customers(known, deals) | now_orgs | now_alone)
     after.subtract(before)  # Counter.subtract, not `-`: moves can be negative
-    if joined:
-        after.subtract(_tally_of(Q(org_id__in=joined), without=Q(pk__in=deals.values("pk"))))
+    joined = now_orgs & ~Q(org_id__in=[org for org in known if org is not None])
+    after.subtract(_tally_of(joined, without=Q(pk__in=deals.values("pk"))))
     _add(after)
 
 
@@ -249,7 +254,7 @@ def _settle(deals: QuerySet[Deal], known: set[int | None], before: Counter) -> N
 def follow(deals: QuerySet[Deal]) -> Iterator[None]:
     """Around a write to `deals`: their customers' tallied moves before it are replaced by
     those after it. The caller has taken the writers' turn."""
-    known = _contract_customers(deals)
+    known = _contract_orgs(deals)
     listed = 0 < len(known) <= MAX_FOLLOWED  # beyond, _settle computes the whole tally
     before = _tally_of(_customers(known, deals)) if listed else Counter()
     yield
@@ -257,15 +262,8 @@ def follow(deals: QuerySet[Deal]) -> Iterator[None]:
 
 
 def tally_new(deals: QuerySet[Deal]) -> None:
-    """Add the moves that new deals bring to their customers: the moves of the organisations
-    of the new contracts (found by a subquery, however many) less their moves without them."""
-    new = deals.filter(CONTRACT)
-    if not new.exists():
-        return
-    orgs = Q(org_id__in=new.filter(org_id__isnull=False).values("org_id"))
-    after = _tally_of(orgs | Q(org_id__isnull=True, pk__in=new.values("pk")))
-    after.subtract(_tally_of(orgs, without=Q(pk__in=new.values("pk"))))
-    _add(after)
+    """Add the moves that new deals bring to their customers."""
+    _settle(deals, set(), Counter())
 
 
 def rebuild() -> None:
@@ -277,5 +275,5 @@ def rebuild() -> None:
 
 def drift() -> int:
     """How many tallied amounts differ from those computed again from the contracts."""
-    kept = stored_amounts(MrrTally, ("month", "currency"), MEASURES)
+    kept = stored_amounts(MrrTally, KEYS, MEASURES)
     return differing(kept, _tally_of(Q()))

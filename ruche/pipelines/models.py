@@ -287,15 +287,24 @@ class Activity(TimestampedModel):
             ),
         ]
 
+    @staticmethod
+    def deal_copy(deal: Deal | None) -> dict:
+        """What an activity keeps of its deal (nothing without one), as attribute values."""
+        visible_to = deal.visible_to if deal else None
+        return {
+            "deal_owner_id": deal.owner_id if deal else None,
+            "deal_visible_to": visible_to,
+            "deal_public": visible_to == Visibility.EVERYONE,
+        }
+
     def save(self, *args, update_fields=None, **kwargs):
         # Whatever writes the activity's deal writes the copy of its owner and visibility.
         if update_fields is None or "deal" in update_fields or "deal_id" in update_fields:
-            deal = self.deal if self.deal_id else None
-            self.deal_owner_id = deal.owner_id if deal else None
-            self.deal_visible_to = deal.visible_to if deal else None
-            self.deal_public = self.deal_visible_to == Visibility.EVERYONE
+            copy = self.deal_copy(self.deal if self.deal_id else None)
+            for name, value in copy.items():
+                setattr(self, name, value)
             if update_fields is not None:
-                update_fields = {*update_fields, "deal_owner", "deal_visible_to", "deal_public"}
+                update_fields = {*update_fields, *copy}
         super().save(*args, update_fields=update_fields, **kwargs)
 
 

@@ -11,7 +11,6 @@ from django.utils import timezone
 from ruche.contacts.models import Organization, Person
 from ruche.core.exceptions import ValidationError
 from ruche.core.history import Actor
-from ruche.core.models import Visibility
 from ruche.core.permissions import restrict
 from ruche.core.services import (
     create_recorded,
@@ -92,11 +91,7 @@ def _activity_values(data: dict, actor: Actor, activity: Activity | None) -> dic
 def copy_deal_visibility(deal: Deal) -> None:
     """After a change of the deal's owner or visibility: its activities' copy of them, which
     their visibility reads (Activity.deal_owner), follows."""
-    deal.activities.update(
-        deal_owner_id=deal.owner_id,
-        deal_visible_to=deal.visible_to,
-        deal_public=deal.visible_to == Visibility.EVERYONE,
-    )
+    deal.activities.update(**Activity.deal_copy(deal))
 
 
 def refresh_deal_activity(deal_id: int | None) -> None:
